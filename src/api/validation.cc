@@ -1,0 +1,317 @@
+#include "api/validation.h"
+
+#include <algorithm>
+#include <set>
+
+#include "api/quantity.h"
+
+namespace kumo::api {
+
+namespace {
+bool IsAlnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
+}  // namespace
+
+std::string CheckDnsLabel(std::string_view name) {
+  if (name.empty()) return "must not be empty";
+  if (name.size() > 63) return "must be no more than 63 characters";
+  for (char c : name) {
+    if (!IsAlnum(c) && c != '-') {
+      return "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or "
+             "'-', and must start and end with an alphanumeric character (e.g. 'my-name',  or "
+             "'123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')";
+    }
+  }
+  if (!IsAlnum(name.front()) || !IsAlnum(name.back())) {
+    return "a lowercase RFC 1123 label must start and end with an alphanumeric character";
+  }
+  return "";
+}
+
+std::string CheckDnsSubdomain(std::string_view name) {
+  if (name.empty()) return "must not be empty";
+  if (name.size() > 253) return "must be no more than 253 characters";
+  size_t start = 0;
+  while (true) {
+    size_t dot = name.find('.', start);
+    std::string_view label = name.substr(start, dot == std::string_view::npos ? dot : dot - start);
+    if (label.empty() || !IsAlnum(label.front()) || !IsAlnum(label.back()) ||
+        label.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") != std::string_view::npos) {
+      return "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, "
+             "'-' or '.', and must start and end with an alphanumeric character (e.g. "
+             "'example.com', regex used for validation is "
+             "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
+    }
+    if (dot == std::string_view::npos) break;
+    start = dot + 1;
+  }
+  return "";
+}
+
+void FieldErrors::Required(std::string field, std::string detail) {
+  causes_.push_back({"FieldValueRequired",
+                     "Required value" + (detail.empty() ? "" : ": " + detail), std::move(field)});
+}
+
+void FieldErrors::InvalidValue(std::string field, const std::string& value, std::string detail) {
+  causes_.push_back({"FieldValueInvalid", "Invalid value: \"" + value + "\": " + detail,
+                     std::move(field)});
+}
+
+void FieldErrors::NotSupported(std::string field, const std::string& value,
+                               const std::vector<std::string>& supported) {
+  std::string msg = "Unsupported value: \"" + value + "\": supported values: ";
+  for (size_t i = 0; i < supported.size(); ++i) {
+    if (i) msg += ", ";
+    msg += "\"" + supported[i] + "\"";
+  }
+  causes_.push_back({"FieldValueNotSupported", msg, std::move(field)});
+}
+
+void FieldErrors::TypeInvalid(std::string field, std::string detail) {
+  causes_.push_back({"FieldValueTypeInvalid", "Invalid value: " + detail, std::move(field)});
+}
+
+void FieldErrors::Duplicate(std::string field, const std::string& value) {
+  causes_.push_back({"FieldValueDuplicate", "Duplicate value: \"" + value + "\"", std::move(field)});
+}
+
+Status FieldErrors::ToStatus(std::string_view kind, std::string_view name) const {
+  if (causes_.empty()) return Status::Ok();
+  std::string msg = std::string(kind) + " \"" + std::string(name) + "\" is invalid: ";
+  if (causes_.size() > 1) msg += "[";
+  for (size_t i = 0; i < causes_.size(); ++i) {
+    if (i) msg += ", ";
+    msg += causes_[i].field + ": " + causes_[i].message;
+  }
+  if (causes_.size() > 1) msg += "]";
+  return Invalid(msg, causes_);
+}
+
+namespace {
+
+void CheckStringMap(const json::value& meta, std::string_view key, FieldErrors& errs) {
+  const json::value* m = Find(meta, {key});
+  if (!m || m->is_null()) return;
+  std::string field = "metadata." + std::string(key);
+  if (!m->is_object()) {
+    errs.TypeInvalid(field, "must be a map of string keys to string values");
+    return;
+  }
+  for (const auto& kv : m->get_object()) {
+    if (!kv.value().is_string()) {
+      errs.TypeInvalid(field + "[" + std::string(kv.key()) + "]", "values must be strings");
+    }
+    if (kv.key().empty()) errs.Required(field, "keys must not be empty");
+  }
+}
+
+// Checks metadata; `label_name` requires a DNS label instead of a subdomain.
+void CheckMetadata(const json::value& obj, bool label_name, FieldErrors& errs) {
+  const json::value* meta = Find(obj, {"metadata"});
+  if (!meta || !meta->is_object()) {
+    errs.Required("metadata");
+    return;
+  }
+  std::string name = GetString(obj, {"metadata", "name"});
+  if (name.empty()) {
+    errs.Required("metadata.name", "name or generateName is required");
+  } else {
+    std::string why = label_name ? CheckDnsLabel(name) : CheckDnsSubdomain(name);
+    if (!why.empty()) errs.InvalidValue("metadata.name", name, why);
+  }
+  CheckStringMap(*meta, "labels", errs);
+  CheckStringMap(*meta, "annotations", errs);
+}
+
+std::string KindOf(const json::value& obj) {
+  std::string kind = GetString(obj, {"kind"});
+  std::string api = GetString(obj, {"apiVersion"});
+  size_t slash = api.find('/');
+  if (slash != std::string::npos) kind += "." + api.substr(0, slash);
+  return kind;
+}
+
+// A quantity at `path` under `base` (if present) must parse and be positive.
+void CheckQuantity(const json::value& base, std::initializer_list<std::string_view> path,
+                   const std::string& field, FieldErrors& errs) {
+  const json::value* q = Find(base, path);
+  if (!q) return;
+  std::string text;
+  if (q->is_string()) text = std::string(q->get_string());
+  else if (q->is_number()) text = json::serialize(*q);
+  else {
+    errs.TypeInvalid(field, "must be a quantity such as \"1Gi\" or \"500m\"");
+    return;
+  }
+  auto v = ParseQuantity(text);
+  if (!v.ok()) {
+    errs.InvalidValue(field, text, v.status().message());
+  } else if (*v <= 0) {
+    errs.InvalidValue(field, text, "must be greater than zero");
+  }
+}
+
+void CheckPositiveInt(const json::value& base, std::string_view key, const std::string& field,
+                      FieldErrors& errs) {
+  const json::value* v = Find(base, {key});
+  if (!v) return;
+  if (!v->is_int64() && !v->is_uint64()) {
+    errs.TypeInvalid(field, "must be an integer");
+    return;
+  }
+  if (v->to_number<int64_t>() < 1) {
+    errs.InvalidValue(field, json::serialize(*v), "must be greater than or equal to 1");
+  }
+}
+
+// Checks a VMI spec (also a VM's spec.template.spec) rooted at `prefix`.
+void CheckVmiSpec(const json::value* spec, const std::string& prefix, bool has_instancetype,
+                  FieldErrors& errs) {
+  if (!spec || !spec->is_object()) {
+    errs.Required(prefix);
+    return;
+  }
+  const json::value* domain = Find(*spec, {"domain"});
+  if (!domain || !domain->is_object()) {
+    errs.Required(prefix + ".domain");
+    return;
+  }
+  const std::string dp = prefix + ".domain";
+  if (const json::value* cpu = Find(*domain, {"cpu"})) {
+    if (!cpu->is_object()) errs.TypeInvalid(dp + ".cpu", "must be an object");
+    else {
+      for (auto key : {"cores", "sockets", "threads"}) {
+        CheckPositiveInt(*cpu, key, dp + ".cpu." + key, errs);
+      }
+    }
+  }
+  CheckQuantity(*domain, {"memory", "guest"}, dp + ".memory.guest", errs);
+  for (auto kind : {"requests", "limits"}) {
+    CheckQuantity(*domain, {"resources", kind, "memory"}, dp + ".resources." + kind + ".memory",
+                  errs);
+    CheckQuantity(*domain, {"resources", kind, "cpu"}, dp + ".resources." + kind + ".cpu", errs);
+  }
+  if (!has_instancetype && !Find(*domain, {"memory", "guest"}) &&
+      !Find(*domain, {"resources", "requests", "memory"})) {
+    errs.Required(dp + ".memory.guest",
+                  "set domain.memory.guest, domain.resources.requests.memory or an instancetype");
+  }
+
+  // Volumes: unique names.
+  std::set<std::string> volumes;
+  if (const json::value* vols = Find(*spec, {"volumes"}); vols && vols->is_array()) {
+    int i = 0;
+    for (const auto& v : vols->get_array()) {
+      std::string f = prefix + ".volumes[" + std::to_string(i++) + "].name";
+      std::string name = GetString(v, {"name"});
+      if (name.empty()) errs.Required(f);
+      else if (!volumes.insert(name).second) errs.Duplicate(f, name);
+    }
+  }
+  // Disks: unique names, each with a volume of the same name.
+  std::set<std::string> disks;
+  if (const json::value* ds = Find(*domain, {"devices", "disks"}); ds && ds->is_array()) {
+    int i = 0;
+    for (const auto& d : ds->get_array()) {
+      std::string f = dp + ".devices.disks[" + std::to_string(i++) + "].name";
+      std::string name = GetString(d, {"name"});
+      if (name.empty()) {
+        errs.Required(f);
+      } else if (!disks.insert(name).second) {
+        errs.Duplicate(f, name);
+      } else if (!volumes.count(name)) {
+        errs.InvalidValue(f, name, "disk " + name + " has no matching volume in " + prefix +
+                                       ".volumes; add a volume named " + name);
+      }
+    }
+  }
+  // Networks: unique names; each interface names one.
+  std::set<std::string> networks;
+  if (const json::value* ns = Find(*spec, {"networks"}); ns && ns->is_array()) {
+    int i = 0;
+    for (const auto& n : ns->get_array()) {
+      std::string f = prefix + ".networks[" + std::to_string(i++) + "].name";
+      std::string name = GetString(n, {"name"});
+      if (name.empty()) errs.Required(f);
+      else if (!networks.insert(name).second) errs.Duplicate(f, name);
+    }
+  }
+  if (const json::value* ifs = Find(*domain, {"devices", "interfaces"}); ifs && ifs->is_array()) {
+    int i = 0;
+    for (const auto& itf : ifs->get_array()) {
+      std::string f = dp + ".devices.interfaces[" + std::to_string(i++) + "].name";
+      std::string name = GetString(itf, {"name"});
+      if (name.empty()) {
+        errs.Required(f);
+      } else if (!networks.count(name)) {
+        errs.InvalidValue(f, name, "interface " + name + " has no matching network in " + prefix +
+                                       ".networks; add a network named " + name);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+Status ValidateGenericObject(const json::value& obj) {
+  FieldErrors errs;
+  bool label = GetString(obj, {"kind"}) == "Namespace";
+  CheckMetadata(obj, label, errs);
+  return errs.ToStatus(KindOf(obj), GetString(obj, {"metadata", "name"}));
+}
+
+Status ValidateVirtualMachine(const json::value& obj) {
+  FieldErrors errs;
+  CheckMetadata(obj, /*label_name=*/true, errs);
+  const json::value* spec = Find(obj, {"spec"});
+  if (!spec || !spec->is_object()) {
+    errs.Required("spec");
+    return errs.ToStatus(KindOf(obj), GetString(obj, {"metadata", "name"}));
+  }
+  const json::value* rs = Find(*spec, {"runStrategy"});
+  const json::value* running = Find(*spec, {"running"});
+  static const std::vector<std::string> kStrategies = {"Always", "RerunOnFailure", "Once",
+                                                       "Manual", "Halted"};
+  if (rs && !rs->is_null()) {
+    std::string v = rs->is_string() ? std::string(rs->get_string()) : json::serialize(*rs);
+    if (std::find(kStrategies.begin(), kStrategies.end(), v) == kStrategies.end()) {
+      errs.NotSupported("spec.runStrategy", v, kStrategies);
+    }
+  }
+  if (running && !running->is_null()) {
+    if (!running->is_bool()) errs.TypeInvalid("spec.running", "must be a boolean");
+    if (rs && !rs->is_null()) {
+      errs.InvalidValue("spec.running", json::serialize(*running),
+                        "running and runStrategy are mutually exclusive; set only runStrategy");
+    }
+  }
+  bool has_instancetype = Find(*spec, {"instancetype", "name"}) != nullptr;
+  const json::value* tmpl = Find(*spec, {"template"});
+  if (!tmpl || !tmpl->is_object()) {
+    errs.Required("spec.template");
+  } else {
+    CheckVmiSpec(Find(*tmpl, {"spec"}), "spec.template.spec", has_instancetype, errs);
+  }
+  return errs.ToStatus(KindOf(obj), GetString(obj, {"metadata", "name"}));
+}
+
+Status ValidateVirtualMachineInstance(const json::value& obj) {
+  FieldErrors errs;
+  CheckMetadata(obj, /*label_name=*/true, errs);
+  CheckVmiSpec(Find(obj, {"spec"}), "spec", /*has_instancetype=*/true, errs);
+  return errs.ToStatus(KindOf(obj), GetString(obj, {"metadata", "name"}));
+}
+
+Status ValidateInstancetype(const json::value& obj) {
+  FieldErrors errs;
+  CheckMetadata(obj, /*label_name=*/false, errs);
+  const json::value* cpu = Find(obj, {"spec", "cpu", "guest"});
+  if (!cpu) errs.Required("spec.cpu.guest", "the number of vCPUs");
+  else if (!cpu->is_int64() && !cpu->is_uint64()) errs.TypeInvalid("spec.cpu.guest", "must be an integer");
+  else if (cpu->to_number<int64_t>() < 1) errs.InvalidValue("spec.cpu.guest", json::serialize(*cpu), "must be at least 1");
+  if (!Find(obj, {"spec", "memory", "guest"})) errs.Required("spec.memory.guest", "e.g. 1Gi");
+  else CheckQuantity(obj, {"spec", "memory", "guest"}, "spec.memory.guest", errs);
+  return errs.ToStatus(KindOf(obj), GetString(obj, {"metadata", "name"}));
+}
+
+}  // namespace kumo::api

@@ -1,0 +1,47 @@
+// Validation of objects on create and update. Each returns OK or Invalid with one Cause per
+// problem; messages name the field and say what is wrong, as Kubernetes' field errors do.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/json.h"
+#include "common/status.h"
+
+namespace kumo::api {
+
+// "" when `name` is a DNS-1123 label (RFC 1123: lower-case alphanumerics and '-', at most 63
+// characters, starting and ending alphanumeric); otherwise the reason.
+std::string CheckDnsLabel(std::string_view name);
+// Same for a DNS-1123 subdomain (labels joined by '.', at most 253 characters).
+std::string CheckDnsSubdomain(std::string_view name);
+
+// metadata (name as a DNS subdomain, labels and annotations as string maps) for any kind.
+Status ValidateGenericObject(const json::value& obj);
+// kubevirt.io/v1 VirtualMachine: name as a DNS label, runStrategy/running, template domain
+// (cpu, memory, resources), disks matched to volumes, interfaces matched to networks.
+Status ValidateVirtualMachine(const json::value& obj);
+// kubevirt.io/v1 VirtualMachineInstance: the same checks on spec as a VM template.
+Status ValidateVirtualMachineInstance(const json::value& obj);
+// instancetype.kubevirt.io VirtualMachineClusterInstancetype: spec.cpu.guest, spec.memory.guest.
+Status ValidateInstancetype(const json::value& obj);
+
+// Collects field errors and turns them into one Invalid status.
+class FieldErrors {
+ public:
+  void Required(std::string field, std::string detail = "");
+  void InvalidValue(std::string field, const std::string& value, std::string detail);
+  void NotSupported(std::string field, const std::string& value,
+                    const std::vector<std::string>& supported);
+  void TypeInvalid(std::string field, std::string detail);
+  void Duplicate(std::string field, const std::string& value);
+  bool empty() const { return causes_.empty(); }
+  // OK when empty; otherwise Invalid: `Kind "name" is invalid: <causes>`.
+  Status ToStatus(std::string_view kind, std::string_view name) const;
+
+ private:
+  std::vector<Cause> causes_;
+};
+
+}  // namespace kumo::api

@@ -1,0 +1,63 @@
+#include "cli/server_command.h"
+
+#include <signal.h>
+
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "common/log.h"
+#include "server/api_server.h"
+
+namespace kumo::cli {
+
+CLI::App* AddServerCommand(CLI::App& app, ServerFlags& flags) {
+  CLI::App* cmd = app.add_subcommand(
+      "server",
+      "Run the API server (state in embedded SQLite under --data-dir).\n"
+      "On first start it creates a CA, a serving certificate, an admin token and\n"
+      "DATA_DIR/kubeconfig.yaml for kubectl. Example:\n"
+      "  kumo server --data-dir /tmp/kumo --listen 127.0.0.1:6443");
+  cmd->add_option("--data-dir", flags.data_dir, "Directory for state, certificates and kubeconfig")
+      ->capture_default_str();
+  cmd->add_option("--listen", flags.listen, "HOST:PORT to serve on (port 0 picks a free port)")
+      ->capture_default_str();
+  cmd->add_flag("--plain-http", flags.plain_http,
+                "Serve plain HTTP instead of HTTPS (insecure; for debugging only)");
+  cmd->add_option("--tls-san", flags.tls_sans,
+                  "Extra DNS name or IP for the serving certificate (repeatable)");
+  cmd->add_option("--log-level", flags.log_level, "debug, info, warn or error")
+      ->capture_default_str();
+  cmd->add_flag("--unsafe-no-fsync", flags.no_fsync,
+                "Do not fsync commits (a crash of the machine may lose acknowledged writes)");
+  return cmd;
+}
+
+int RunServer(const ServerFlags& flags) {
+  InitLogging(flags.log_level.c_str());
+  // Block the stop signals in every thread; this thread waits for them.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  server::ApiServerOptions opts;
+  opts.data_dir = flags.data_dir;
+  opts.listen = flags.listen;
+  opts.plain_http = flags.plain_http;
+  opts.extra_sans = flags.tls_sans;
+  opts.durable = !flags.no_fsync;
+  auto server = server::ApiServer::Start(opts);
+  if (!server.ok()) {
+    std::cerr << "kumo server: " << server.status().message() << "\n";
+    return 1;
+  }
+  int sig = 0;
+  sigwait(&set, &sig);
+  spdlog::info("received signal {}, shutting down", sig);
+  (*server)->Stop();
+  return 0;
+}
+
+}  // namespace kumo::cli

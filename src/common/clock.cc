@@ -1,0 +1,10 @@
+#include "common/clock.h"
+
+namespace kumo {
+
+Clock& RealClock::Get() {
+  static RealClock* clock = new RealClock();
+  return *clock;
+}
+
+}  // namespace kumo

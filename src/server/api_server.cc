@@ -1,0 +1,317 @@
+#include "server/api_server.h"
+
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "api/flavors.h"
+#include "api/object.h"
+#include "api/openapi.h"
+#include "api/resource.h"
+#include "client/kubeconfig.h"
+#include "common/file_util.h"
+#include "common/log.h"
+#include "server/auth.h"
+#include "server/discovery.h"
+#include "server/http/http_server.h"
+#include "server/metrics.h"
+#include "server/object_meta.h"
+#include "server/pki.h"
+#include "server/request_info.h"
+#include "server/resource_handler.h"
+#include "server/responses.h"
+#include "store/sqlite/sqlite_store.h"
+#include "store/watch_cache.h"
+
+namespace kumo::server {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+StatusOr<std::pair<std::string, int>> SplitHostPort(const std::string& listen) {
+  size_t colon = listen.rfind(':');
+  if (colon == std::string::npos) {
+    return BadRequest("--listen must be HOST:PORT, got \"" + listen + "\"");
+  }
+  std::string host = listen.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  char* end = nullptr;
+  long port = std::strtol(listen.c_str() + colon + 1, &end, 10);
+  if (*end || port < 0 || port > 65535 || colon + 1 == listen.size()) {
+    return BadRequest("--listen port must be a number from 0 to 65535, got \"" +
+                      listen.substr(colon + 1) + "\"");
+  }
+  return std::make_pair(host.empty() ? std::string("0.0.0.0") : host, static_cast<int>(port));
+}
+
+// Maps a store key to its resource to index selectable fields.
+const api::ResourceInfo* ResourceOfKey(const api::Registry& registry, std::string_view key) {
+  // /registry/<group>/<plural>/...
+  constexpr std::string_view kRoot = "/registry/";
+  if (key.substr(0, kRoot.size()) != kRoot) return nullptr;
+  key.remove_prefix(kRoot.size());
+  size_t slash = key.find('/');
+  if (slash == std::string_view::npos) return nullptr;
+  std::string_view group = key.substr(0, slash);
+  if (group == "core") group = "";
+  key.remove_prefix(slash + 1);
+  std::string_view plural = key.substr(0, key.find('/'));
+  for (const auto& r : registry.resources()) {
+    if (r.group == group && r.plural == plural) return &r;
+  }
+  return nullptr;
+}
+
+class ApiServerImpl : public ApiServer {
+ public:
+  explicit ApiServerImpl(ApiServerOptions options)
+      : options_(std::move(options)), registry_(api::DefaultRegistry()) {}
+  ~ApiServerImpl() override { Stop(); }
+
+  Status Init();
+  int port() const override { return http_ ? http_->port() : 0; }
+  std::string url() const override { return url_; }
+  std::string kubeconfig_path() const override { return options_.data_dir + "/kubeconfig.yaml"; }
+  void Stop() override;
+
+ private:
+  void Handle(const http::Request& req, http::ResponseWriter& writer);
+  void SendNonResource(const http::Request& req, http::ResponseWriter& writer);
+  Status SeedDefaults();
+  void SweepNamespaces();
+
+  ApiServerOptions options_;
+  const api::Registry& registry_;
+  Metrics metrics_;
+  Authenticator auth_;
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<store::WatchCache> cache_;
+  std::unique_ptr<ResourceHandler> handler_;
+  std::unique_ptr<http::HttpServer> http_;
+  std::string url_;
+  std::atomic<bool> stopping_{false};
+  std::thread sweeper_;
+};
+
+Status ApiServerImpl::Init() {
+  std::error_code ec;
+  fs::create_directories(options_.data_dir, ec);
+  if (ec) {
+    return Status(Code::kInternal, "cannot create data dir " + options_.data_dir + ": " +
+                                       ec.message() + " (use --data-dir to pick another)");
+  }
+  ::chmod(options_.data_dir.c_str(), 0700);
+  KUMO_ASSIGN_OR_RETURN(auto host_port, SplitHostPort(options_.listen));
+  auto [host, port] = host_port;
+
+  // Identity: an admin token that survives restarts.
+  std::string token_path = options_.data_dir + "/admin.token";
+  std::string token;
+  if (auto existing = ReadFileToString(token_path); existing.ok() && !existing->empty()) {
+    token = *existing;
+    while (!token.empty() && isspace(static_cast<unsigned char>(token.back()))) token.pop_back();
+  } else {
+    token = pki::GenerateToken();
+    KUMO_RETURN_IF_ERROR(WriteFileAtomic(token_path, token + "\n", 0600));
+  }
+  auth_.AddToken(token, UserInfo{"kumo-admin", {"system:masters", "system:authenticated"}});
+
+  // State.
+  store::SqliteOptions so;
+  so.path = options_.data_dir + "/state.db";
+  so.durable = options_.durable;
+  so.retain_revisions = options_.retain_revisions;
+  KUMO_ASSIGN_OR_RETURN(store_, store::OpenSqliteStore(so));
+  KUMO_RETURN_IF_ERROR(SeedDefaults());
+  const api::Registry& registry = registry_;
+  cache_ = std::make_unique<store::WatchCache>(
+      *store_, "/registry/",
+      [&registry](const json::value& parsed, store::CachedObject& obj) {
+        obj.fields.emplace_back("metadata.name", GetString(parsed, {"metadata", "name"}));
+        obj.fields.emplace_back("metadata.namespace", GetString(parsed, {"metadata", "namespace"}));
+        if (const api::ResourceInfo* r = ResourceOfKey(registry, obj.key)) {
+          for (const auto& f : r->selectable_fields) {
+            obj.fields.emplace_back(f, api::FieldValue(parsed, f));
+          }
+        }
+      },
+      options_.watch_history);
+  KUMO_RETURN_IF_ERROR(cache_->Start());
+  handler_ = std::make_unique<ResourceHandler>(
+      HandlerContext{*store_, *cache_, registry_, metrics_, RealClock::Get()});
+
+  // Transport.
+  http::ServerOptions ho;
+  ho.host = host;
+  ho.port = port;
+  ho.tls = !options_.plain_http;
+  pki::PkiFiles pki_files;
+  if (ho.tls) {
+    std::vector<std::string> hosts = options_.extra_sans;
+    if (host != "0.0.0.0" && host != "::") hosts.push_back(host);
+    KUMO_ASSIGN_OR_RETURN(pki_files, pki::EnsureServerPki(options_.data_dir, hosts));
+    ho.cert_file = pki_files.server_cert;
+    ho.key_file = pki_files.server_key;
+    ho.client_ca_file = pki_files.ca_cert;
+  }
+  KUMO_ASSIGN_OR_RETURN(http_, http::HttpServer::Start(
+                                   ho, [this](const http::Request& req, http::ResponseWriter& w) {
+                                     Handle(req, w);
+                                   }));
+  std::string client_host = (host == "0.0.0.0" || host == "::") ? "127.0.0.1" : host;
+  if (client_host.find(':') != std::string::npos) client_host = "[" + client_host + "]";
+  url_ = std::string(ho.tls ? "https://" : "http://") + client_host + ":" + std::to_string(http_->port());
+
+  client::Kubeconfig kc;
+  kc.server = url_;
+  kc.token = token;
+  kc.context_name = "kumo";
+  if (ho.tls) {
+    KUMO_ASSIGN_OR_RETURN(kc.ca_pem, ReadFileToString(pki_files.ca_cert));
+  }
+  KUMO_RETURN_IF_ERROR(WriteFileAtomic(kubeconfig_path(), client::RenderKubeconfig(kc), 0600));
+
+  sweeper_ = std::thread([this] { SweepNamespaces(); });
+  spdlog::info("kumo server ready at {} (kubeconfig: {})", url_, kubeconfig_path());
+  return Status::Ok();
+}
+
+Status ApiServerImpl::SeedDefaults() {
+  std::vector<json::value> objects;
+  for (const char* ns : {"default", "kube-system", "kube-public", "kube-node-lease"}) {
+    objects.push_back(json::object{{"apiVersion", "v1"},
+                                   {"kind", "Namespace"},
+                                   {"metadata", json::object{{"name", ns}}},
+                                   {"status", json::object{{"phase", "Active"}}}});
+  }
+  for (auto& f : api::DefaultClusterInstancetypes()) objects.push_back(std::move(f));
+  for (auto& obj : objects) {
+    const api::ResourceInfo* r =
+        registry_.FindKind(GetString(obj, {"apiVersion"}), GetString(obj, {"kind"}));
+    json::object& meta = obj.get_object()["metadata"].get_object();
+    std::string key = r->Key("", GetString(obj, {"metadata", "name"}));
+    if (store_->Get(key).ok()) continue;
+    meta["uid"] = NewUid();
+    meta["creationTimestamp"] = FormatTime(RealClock::Get().NowUnixSeconds());
+    meta["generation"] = 1;
+    StatusOr<store::KeyValue> kv = store_->Create(key, api::SerializeForStore(obj));
+    if (!kv.ok() && kv.status().code() != Code::kAlreadyExists) return kv.status();
+  }
+  return Status::Ok();
+}
+
+void ApiServerImpl::SweepNamespaces() {
+  const api::ResourceInfo* ns_info = registry_.Find("", "v1", "namespaces");
+  while (!stopping_) {
+    for (int i = 0; i < 20 && !stopping_; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    store::WatchCache::Page page = cache_->List(ns_info->KeyPrefix(), "", 0, nullptr);
+    for (const auto& obj : page.items) {
+      if (obj->json.find("\"deletionTimestamp\"") == std::string::npos) continue;
+      std::string name = obj->Field("metadata.name");
+      StatusOr<size_t> remaining = handler_->DeleteNamespaceContents(name);
+      if (remaining.ok() && *remaining == 0) {
+        Status st = store_->Delete(obj->key, 0).status();
+        if (st.ok()) spdlog::info("namespace {} deleted", name);
+      }
+    }
+  }
+}
+
+void ApiServerImpl::Stop() {
+  if (stopping_.exchange(true)) return;
+  if (http_) http_->Stop();
+  if (sweeper_.joinable()) sweeper_.join();
+  if (cache_) cache_->Stop();
+  http_.reset();
+  handler_.reset();
+  cache_.reset();
+  store_.reset();
+}
+
+void ApiServerImpl::SendNonResource(const http::Request& req, http::ResponseWriter& writer) {
+  const std::string& p = req.path;
+  StatusOr<std::string> body = NotFound("the server could not find the requested resource");
+  if (p == "/api" || p == "/api/") {
+    body = ApiVersionsJson();
+  } else if (p == "/apis" || p == "/apis/") {
+    body = ApiGroupListJson(registry_);
+  } else if (p == "/api/v1") {
+    body = ApiResourceListJson(registry_, "", "v1");
+  } else if (p.rfind("/apis/", 0) == 0) {
+    std::string rest = p.substr(6);
+    size_t slash = rest.find('/');
+    if (slash == std::string::npos) body = ApiGroupJson(registry_, rest);
+    else body = ApiResourceListJson(registry_, rest.substr(0, slash), rest.substr(slash + 1));
+  } else if (p == "/openapi/v3" || p == "/openapi/v3/") {
+    body = api::OpenApiV3Root(registry_);
+  } else if (p.rfind("/openapi/v3/", 0) == 0) {
+    body = api::OpenApiV3Document(registry_, p.substr(12));
+  } else if (p == "/metrics") {
+    http::Response r;
+    r.content_type = "text/plain; version=0.0.4";
+    r.body = metrics_.Render();
+    writer.Send(std::move(r));
+    return;
+  }
+  if (!body.ok()) {
+    writer.Send(StatusResponse(body.status()));
+    return;
+  }
+  writer.Send(JsonResponse(200, std::move(body).value()));
+}
+
+void ApiServerImpl::Handle(const http::Request& req, http::ResponseWriter& writer) {
+  const std::string& p = req.path;
+  // Health and version are public, as kube-apiserver's system:public-info-viewer allows.
+  if (p == "/healthz" || p == "/livez" || p == "/readyz") {
+    http::Response r;
+    r.content_type = "text/plain";
+    r.body = "ok";
+    writer.Send(std::move(r));
+    return;
+  }
+  if (p == "/version" || p == "/version/") {
+    writer.Send(JsonResponse(200, VersionJson()));
+    return;
+  }
+  StatusOr<UserInfo> user = auth_.Authenticate(req);
+  if (!user.ok()) {
+    writer.Send(StatusResponse(user.status()));
+    return;
+  }
+  Query query = ParseQuery(req.query);
+  RequestInfo info = ParseRequestInfo(req.method, p, query);
+  if (!info.is_resource_request) {
+    if (req.method != "GET" && req.method != "HEAD") {
+      writer.Send(StatusResponse(Status(Code::kMethodNotAllowed,
+                                        "the server does not allow this method on the requested resource")));
+      return;
+    }
+    SendNonResource(req, writer);
+    return;
+  }
+  const api::ResourceInfo* r = registry_.Find(info.group, info.version, info.resource);
+  if (!r || info.verb.empty()) {
+    writer.Send(StatusResponse(r ? Status(Code::kMethodNotAllowed, "the method " + req.method +
+                                                                     " is not supported")
+                                 : NotFound("the server could not find the requested resource")));
+    return;
+  }
+  handler_->Serve(*r, info, query, req, writer);
+}
+
+}  // namespace
+
+StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(const ApiServerOptions& options) {
+  auto server = std::make_unique<ApiServerImpl>(options);
+  KUMO_RETURN_IF_ERROR(server->Init());
+  return std::unique_ptr<ApiServer>(std::move(server));
+}
+
+}  // namespace kumo::server

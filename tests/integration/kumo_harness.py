@@ -1,0 +1,155 @@
+"""Starts a real `kumo server` for integration tests and talks to it.
+
+The server runs on a free port (--listen 127.0.0.1:0) with a temporary data dir; the test
+reads the URL from the kubeconfig the server writes.
+"""
+import base64
+import json
+import os
+import shutil
+import signal
+import ssl
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+KUMO = os.environ.get("KUMO_BIN", os.path.join(os.path.dirname(__file__), "../../build/kumo"))
+KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
+
+
+class KumoServer:
+    """One server process; start(), stop(), kill() (SIGKILL), restart on the same data dir."""
+
+    def __init__(self, data_dir=None):
+        self.data_dir = data_dir or tempfile.mkdtemp(prefix="kumo-it-")
+        self.proc = None
+        self.url = None
+        self.log_path = os.path.join(self.data_dir, "server.log")
+        self.cache_dir = tempfile.mkdtemp(prefix="kubectl-cache-")
+
+    @property
+    def kubeconfig(self):
+        return os.path.join(self.data_dir, "kubeconfig.yaml")
+
+    def start(self, timeout=30):
+        if os.path.exists(self.kubeconfig):
+            os.unlink(self.kubeconfig)
+        with open(self.log_path, "a") as log:
+            self.proc = subprocess.Popen(
+                [KUMO, "server", "--data-dir", self.data_dir, "--listen", "127.0.0.1:0"],
+                stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("kumo server exited: " + self.log()[-2000:])
+            if os.path.exists(self.kubeconfig) and "ready" in self.log():
+                break
+            time.sleep(0.05)
+        else:
+            raise RuntimeError("kumo server did not become ready: " + self.log()[-2000:])
+        cfg = self._read_kubeconfig()
+        self.url = cfg["server"]
+        self.token = cfg["token"]
+        self.ca_file = os.path.join(self.data_dir, "pki", "ca.crt")
+        return self
+
+    def log(self):
+        with open(self.log_path, errors="replace") as f:
+            return f.read()
+
+    def _read_kubeconfig(self):
+        out = subprocess.run(
+            [KUBECTL, "--kubeconfig", self.kubeconfig, "config", "view", "--raw", "-o", "json"],
+            check=True, capture_output=True, text=True).stdout
+        cfg = json.loads(out)
+        return {"server": cfg["clusters"][0]["cluster"]["server"],
+                "token": cfg["users"][0]["user"]["token"]}
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def kill(self):
+        """SIGKILL: a crash, no clean shutdown."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
+    def cleanup(self):
+        self.stop()
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+        shutil.rmtree(self.cache_dir, ignore_errors=True)
+
+    # --- clients -----------------------------------------------------------------------------
+    def kubectl(self, *args, input=None, check=False, timeout=60):
+        cmd = [KUBECTL, "--kubeconfig", self.kubeconfig, "--cache-dir", self.cache_dir] + list(args)
+        return subprocess.run(cmd, input=input, capture_output=True, text=True, timeout=timeout,
+                              check=check)
+
+    def kubectl_popen(self, *args):
+        cmd = [KUBECTL, "--kubeconfig", self.kubeconfig, "--cache-dir", self.cache_dir] + list(args)
+        return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def ssl_context(self):
+        return ssl.create_default_context(cafile=self.ca_file)
+
+    def request(self, method, path, body=None, content_type="application/json", headers=None,
+                token=True, timeout=30):
+        """Returns (status code, parsed JSON or text body)."""
+        data = body if isinstance(body, (bytes, type(None))) else (
+            body.encode() if isinstance(body, str) else json.dumps(body).encode())
+        req = urllib.request.Request(self.url + path, data=data, method=method)
+        if data is not None:
+            req.add_header("Content-Type", content_type)
+        if token:
+            req.add_header("Authorization", "Bearer " + self.token)
+        for k, v in (headers or {}).items():
+            req.add_header(k, v)
+        try:
+            with urllib.request.urlopen(req, context=self.ssl_context(), timeout=timeout) as resp:
+                code, raw = resp.status, resp.read()
+        except urllib.error.HTTPError as e:
+            code, raw = e.code, e.read()
+        try:
+            return code, json.loads(raw)
+        except ValueError:
+            return code, raw.decode(errors="replace")
+
+
+def vm_manifest(name, namespace="demo", run_strategy="Halted", labels=None, extra=None):
+    vm = {
+        "apiVersion": "kubevirt.io/v1",
+        "kind": "VirtualMachine",
+        "metadata": {"name": name, "namespace": namespace, "labels": labels or {"app": "web"}},
+        "spec": {
+            "runStrategy": run_strategy,
+            "template": {
+                "metadata": {"labels": {"kubevirt.io/vm": name}},
+                "spec": {
+                    "domain": {
+                        "cpu": {"cores": 1},
+                        "memory": {"guest": "128Mi"},
+                        "devices": {
+                            "disks": [{"name": "rootdisk", "disk": {"bus": "virtio"}}],
+                            "interfaces": [{"name": "default", "masquerade": {}}],
+                        },
+                    },
+                    "networks": [{"name": "default", "pod": {}}],
+                    "volumes": [{"name": "rootdisk",
+                                 "containerDisk": {"image": "tiny"}}],
+                },
+            },
+        },
+    }
+    if extra:
+        vm["spec"].update(extra)
+    return vm
