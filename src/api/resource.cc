@@ -303,6 +303,19 @@ ResourceInfo ClusterPreference() {
   return r;
 }
 
+ResourceInfo Image() {
+  ResourceInfo r{.group = "kumo.io", .version = "v1alpha1", .kind = "Image", .plural = "images",
+                 .singular = "image", .namespaced = false, .has_status = true};
+  r.short_names = {"img"};
+  r.selectable_fields = {"status.phase"};
+  r.columns = {NameColumn(), PathColumn("Format", "spec.format", "qcow2 or raw."),
+               PathColumn("Phase", "status.phase", "Pending, Importing, Ready or Failed."),
+               PathColumn("Size", "status.size", "Size in bytes."), AgeColumn(),
+               PathColumn("Checksum", "status.checksum", "sha256 of the image.", 1)};
+  r.validate = ValidateImage;
+  return r;
+}
+
 }  // namespace
 
 const Registry& DefaultRegistry() {
@@ -316,6 +329,7 @@ const Registry& DefaultRegistry() {
       VirtualMachineInstance(),
       ClusterInstancetype(),
       ClusterPreference(),
+      Image(),
   });
   return *registry;
 }

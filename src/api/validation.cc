@@ -314,4 +314,30 @@ Status ValidateInstancetype(const json::value& obj) {
   return errs.ToStatus(KindOf(obj), GetString(obj, {"metadata", "name"}));
 }
 
+Status ValidateImage(const json::value& obj) {
+  FieldErrors errs;
+  CheckMetadata(obj, /*label_name=*/false, errs);
+  std::string format = GetString(obj, {"spec", "format"});
+  static const std::vector<std::string> kFormats = {"qcow2", "raw"};
+  if (format.empty()) errs.Required("spec.format", "qcow2 or raw");
+  else if (std::find(kFormats.begin(), kFormats.end(), format) == kFormats.end()) {
+    errs.NotSupported("spec.format", format, kFormats);
+  }
+  const json::value* source = Find(obj, {"spec", "source"});
+  int kinds = 0;
+  if (source && source->is_object()) {
+    for (auto k : {"file", "url", "builtin"}) {
+      if (Find(*source, {k})) ++kinds;
+    }
+    std::string builtin = GetString(*source, {"builtin"});
+    if (Find(*source, {"builtin"}) && builtin != "tiny") {
+      errs.NotSupported("spec.source.builtin", builtin, {"tiny"});
+    }
+  }
+  if (kinds != 1) {
+    errs.Required("spec.source", "exactly one of file (a path on the nodes), url or builtin");
+  }
+  return errs.ToStatus(KindOf(obj), GetString(obj, {"metadata", "name"}));
+}
+
 }  // namespace kumo::api

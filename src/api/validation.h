@@ -27,6 +27,10 @@ Status ValidateVirtualMachineInstance(const json::value& obj);
 // instancetype.kubevirt.io VirtualMachineClusterInstancetype: spec.cpu.guest, spec.memory.guest.
 Status ValidateInstancetype(const json::value& obj);
 
+// kumo.io/v1alpha1 Image: spec.format (qcow2, raw) and exactly one spec.source
+// (file, url, builtin).
+Status ValidateImage(const json::value& obj);
+
 // Collects field errors and turns them into one Invalid status.
 class FieldErrors {
  public:

@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 #include <iostream>
 
+#include "cli/signals.h"
 #include "common/log.h"
 #include "server/api_server.h"
 
@@ -34,13 +35,7 @@ CLI::App* AddServerCommand(CLI::App& app, ServerFlags& flags) {
 
 int RunServer(const ServerFlags& flags) {
   InitLogging(flags.log_level.c_str());
-  // Block the stop signals in every thread; this thread waits for them.
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+  sigset_t set = BlockStopSignals();
 
   server::ApiServerOptions opts;
   opts.data_dir = flags.data_dir;
@@ -53,8 +48,7 @@ int RunServer(const ServerFlags& flags) {
     std::cerr << "kumo server: " << server.status().message() << "\n";
     return 1;
   }
-  int sig = 0;
-  sigwait(&set, &sig);
+  int sig = WaitForStopSignal(set);
   spdlog::info("received signal {}, shutting down", sig);
   (*server)->Stop();
   return 0;

@@ -10,6 +10,8 @@
 #include "api/openapi.h"
 #include "api/resource.h"
 #include "client/kubeconfig.h"
+#include "controller/events.h"
+#include "controller/vm_controller.h"
 #include "common/file_util.h"
 #include "common/log.h"
 #include "server/auth.h"
@@ -21,6 +23,8 @@
 #include "server/request_info.h"
 #include "server/resource_handler.h"
 #include "server/responses.h"
+#include "scheduler/scheduler.h"
+#include "server/vm_subresources.h"
 #include "store/sqlite/sqlite_store.h"
 #include "store/watch_cache.h"
 
@@ -91,6 +95,10 @@ class ApiServerImpl : public ApiServer {
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<store::WatchCache> cache_;
   std::unique_ptr<ResourceHandler> handler_;
+  std::unique_ptr<VmSubresources> subresources_;
+  std::unique_ptr<controller::EventRecorder> events_;
+  std::unique_ptr<controller::VmController> vm_controller_;
+  std::unique_ptr<scheduler::Scheduler> scheduler_;
   std::unique_ptr<http::HttpServer> http_;
   std::string url_;
   std::atomic<bool> stopping_{false};
@@ -143,6 +151,14 @@ Status ApiServerImpl::Init() {
   KUMO_RETURN_IF_ERROR(cache_->Start());
   handler_ = std::make_unique<ResourceHandler>(
       HandlerContext{*store_, *cache_, registry_, metrics_, RealClock::Get()});
+  subresources_ = std::make_unique<VmSubresources>(*store_);
+
+  // Controllers run in the server process, on the store and cache directly.
+  events_ = std::make_unique<controller::EventRecorder>(*store_, RealClock::Get(), "kumo-controller");
+  vm_controller_ = std::make_unique<controller::VmController>(*store_, *cache_, *events_, RealClock::Get());
+  scheduler_ = std::make_unique<scheduler::Scheduler>(*store_, *cache_, *events_, RealClock::Get());
+  vm_controller_->Start();
+  scheduler_->Start();
 
   // Transport.
   http::ServerOptions ho;
@@ -227,8 +243,13 @@ void ApiServerImpl::Stop() {
   if (stopping_.exchange(true)) return;
   if (http_) http_->Stop();
   if (sweeper_.joinable()) sweeper_.join();
+  if (scheduler_) scheduler_->Stop();
+  if (vm_controller_) vm_controller_->Stop();
   if (cache_) cache_->Stop();
   http_.reset();
+  scheduler_.reset();
+  vm_controller_.reset();
+  events_.reset();
   handler_.reset();
   cache_.reset();
   store_.reset();
@@ -243,6 +264,8 @@ void ApiServerImpl::SendNonResource(const http::Request& req, http::ResponseWrit
     body = ApiGroupListJson(registry_);
   } else if (p == "/api/v1") {
     body = ApiResourceListJson(registry_, "", "v1");
+  } else if (p == "/apis/subresources.kubevirt.io/v1") {
+    body = VmSubresources::ResourceListJson();
   } else if (p.rfind("/apis/", 0) == 0) {
     std::string rest = p.substr(6);
     size_t slash = rest.find('/');
@@ -294,6 +317,10 @@ void ApiServerImpl::Handle(const http::Request& req, http::ResponseWriter& write
       return;
     }
     SendNonResource(req, writer);
+    return;
+  }
+  if (info.group == "subresources.kubevirt.io" && info.version == "v1") {
+    writer.Send(subresources_->Serve(info, req));
     return;
   }
   const api::ResourceInfo* r = registry_.Find(info.group, info.version, info.resource);

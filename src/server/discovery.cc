@@ -55,6 +55,11 @@ std::string ApiGroupListJson(const api::Registry& registry) {
     seen.push_back(g);
     groups.push_back(GroupObject(registry, g));
   }
+  // KubeVirt's subresource group (start, stop, restart) is served by its own handler.
+  json::object sub{{"groupVersion", "subresources.kubevirt.io/v1"}, {"version", "v1"}};
+  groups.push_back(json::object{{"name", "subresources.kubevirt.io"},
+                                {"versions", json::array{sub}},
+                                {"preferredVersion", sub}});
   return json::serialize(
       json::object{{"kind", "APIGroupList"}, {"apiVersion", "v1"}, {"groups", groups}});
 }

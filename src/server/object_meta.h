@@ -1,18 +1,14 @@
-// Server-owned object metadata: uids, generated names, continue tokens.
+// List continuation tokens (uids and generated names are in common/random.h).
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <string_view>
 
+#include "common/random.h"
 #include "common/status.h"
 
 namespace kumo::server {
-
-// A random RFC 4122 version 4 UUID. Thread-safe.
-std::string NewUid();
-// `n` random characters from Kubernetes' generateName alphabet. Thread-safe.
-std::string RandomSuffix(int n);
 
 // Opaque list continuation: the list's revision and the last key returned.
 struct ContinueToken {

@@ -1,6 +1,7 @@
 """Bad input gets a 4xx Status with a clear reason, never a crash or a 500, and damages nothing
 stored."""
 import json
+import time
 import unittest
 
 from kumo_harness import KumoServer, vm_manifest
@@ -16,6 +17,15 @@ class BadInputTest(unittest.TestCase):
                            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "demo"}})
         code, body = cls.server.request("POST", VMS, vm_manifest("keep"))
         assert code == 201, body
+        # The VM controller writes the VM's status once; take the object after that.
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            code, body = cls.server.request("GET", VMS + "/keep")
+            if body.get("status", {}).get("printableStatus") == "Stopped":
+                break
+            time.sleep(0.1)
+        time.sleep(0.5)
+        code, body = cls.server.request("GET", VMS + "/keep")
         cls.original = body
 
     @classmethod

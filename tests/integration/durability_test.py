@@ -33,6 +33,14 @@ class DurabilityTest(unittest.TestCase):
         self.server.request("PATCH", "/apis/kubevirt.io/v1/namespaces/demo/virtualmachines/vm3",
                             {"metadata": {"labels": {"changed": "yes"}}},
                             content_type="application/merge-patch+json")
+        # Let the VM controller finish writing each VM's status before taking the snapshot.
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            code, body = self.server.request("GET", "/apis/kubevirt.io/v1/virtualmachines")
+            if all(i.get("status", {}).get("printableStatus") for i in body["items"]):
+                break
+            time.sleep(0.1)
+        time.sleep(1)
         before = self.list_versions()
         self.assertEqual(len(before), 20)
         self.server.stop()

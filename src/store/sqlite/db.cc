@@ -101,8 +101,10 @@ Query& Query::Bind(int index, int64_t value) {
 Query& Query::BindText(int index, std::string_view value) {
   // SQLITE_STATIC: the bytes outlive the statement's use; the destructor clears bindings.
   const char* data = value.data() ? value.data() : "";
-  if (stmt_) Check(sqlite3_bind_text64(stmt_, index, data, value.size(), SQLITE_STATIC, SQLITE_UTF8),
-                   "bind");
+  if (stmt_) {
+    Check(sqlite3_bind_text64(stmt_, index, data, value.size(), SQLITE_STATIC, SQLITE_UTF8),
+          "bind");
+  }
   return *this;
 }
 

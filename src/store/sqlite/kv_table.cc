@@ -39,8 +39,7 @@ constexpr const char* kWriteMeta =
 // columns come from the row holding the maximum, also in HAVING. The scan walks kv_key_rev in
 // key order, so ORDER BY needs no sort and LIMIT stops it early (pagination stays cheap).
 #define KUMO_LIST_SELECT "SELECT key, MAX(rev), created, value FROM kv WHERE "
-#define KUMO_LIST_TAIL \
-  " AND rev <= ?3 GROUP BY key HAVING deleted = 0 ORDER BY key LIMIT ?4"
+#define KUMO_LIST_TAIL " AND rev <= ?3 GROUP BY key HAVING deleted = 0 ORDER BY key LIMIT ?4"
 constexpr const char* kListGe = KUMO_LIST_SELECT "key >= ?1" KUMO_LIST_TAIL;
 constexpr const char* kListGt = KUMO_LIST_SELECT "key > ?1" KUMO_LIST_TAIL;
 constexpr const char* kListGeLt = KUMO_LIST_SELECT "key >= ?1 AND key < ?2" KUMO_LIST_TAIL;
@@ -228,9 +227,9 @@ Status CompactRange(Db& db, int64_t lo, int64_t hi) {
 }
 
 Event EventOf(Row row) {
-  EventType type = row.deleted                ? EventType::kDelete
-                   : row.created == row.rev   ? EventType::kCreate
-                                              : EventType::kUpdate;
+  EventType type = row.deleted              ? EventType::kDelete
+                   : row.created == row.rev ? EventType::kCreate
+                                            : EventType::kUpdate;
   return Event{type, KeyValue{std::move(row.key), std::move(row.value), row.created, row.rev}};
 }
 

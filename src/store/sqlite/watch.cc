@@ -137,8 +137,8 @@ Status CompactedError(int64_t revision, int64_t compacted) {
 }
 
 StatusOr<std::unique_ptr<WatchStream>> OpenWatch(std::shared_ptr<SharedState> state,
-                                                 std::string_view prefix,
-                                                 int64_t after_revision, size_t queue_limit) {
+                                                 std::string_view prefix, int64_t after_revision,
+                                                 size_t queue_limit) {
   int64_t compacted = state->compacted.load();
   if (after_revision < compacted) return CompactedError(after_revision, compacted);
   auto queue = std::make_shared<WatcherQueue>(std::string(prefix), after_revision, queue_limit);

@@ -84,7 +84,7 @@ Status CompactedError(int64_t revision, int64_t compacted);
 // the compacted revision. Reads history lazily, so a watch from far back costs no memory up
 // front.
 StatusOr<std::unique_ptr<WatchStream>> OpenWatch(std::shared_ptr<SharedState> state,
-                                                 std::string_view prefix,
-                                                 int64_t after_revision, size_t queue_limit);
+                                                 std::string_view prefix, int64_t after_revision,
+                                                 size_t queue_limit);
 
 }  // namespace kumo::store::sqlite

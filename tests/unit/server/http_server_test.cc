@@ -49,7 +49,8 @@ class Pki {
  private:
   Pki() {
     char tmpl[] = "/tmp/kumo-http-test-XXXXXX";
-    dir_ = mkdtemp(tmpl);
+    if (mkdtemp(tmpl) == nullptr) return;
+    dir_ = tmpl;
     const std::string ec = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes ";
     ok_ = Run("req -x509 " + ec + "-keyout server.key -out server.crt -days 1 -subj /CN=localhost" +
               " -addext subjectAltName=IP:127.0.0.1") &&

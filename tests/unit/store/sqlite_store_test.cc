@@ -1,8 +1,11 @@
 #include "store/sqlite/sqlite_store.h"
 
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sqlite3.h>
 #include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -411,9 +414,9 @@ TEST_F(SqliteStoreTest, CompactionForgetsHistoryButKeepsCurrentState) {
       MustUpdate(*s, "/x", std::to_string(i));
     }
   }
-  MustCreate(*s, "/gone", "g");                  // 11
-  ASSERT_TRUE(s->Delete("/gone", 0).ok());       // 12
-  MustCreate(*s, "/keep", "k");                  // 13
+  MustCreate(*s, "/gone", "g");             // 11
+  ASSERT_TRUE(s->Delete("/gone", 0).ok());  // 12
+  MustCreate(*s, "/keep", "k");             // 13
   int64_t rows_before = RowCount();
   ASSERT_TRUE(s->Compact(12).ok());
   EXPECT_EQ(s->CompactedRevision(), 12);
@@ -536,6 +539,45 @@ TEST_F(SqliteStoreTest, PersistsValuesAndRevisionsAcrossReopen) {
   }
   EXPECT_EQ(s->Get("/p/2")->mod_revision, 6);
   EXPECT_EQ(MustCreate(*s, "/p/new", "x").mod_revision, 8);
+}
+
+TEST_F(SqliteStoreTest, AcknowledgedWritesSurviveKill9) {
+  options_.durable = true;
+  int acks[2];
+  ASSERT_EQ(::pipe(acks), 0);
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    // Writes until killed, reporting each acknowledged revision to the parent.
+    ::close(acks[0]);
+    StatusOr<std::unique_ptr<Store>> store = OpenSqliteStore(options_);
+    if (!store.ok()) ::_exit(2);
+    for (int i = 0;; ++i) {
+      StatusOr<KeyValue> kv = (*store)->Create("/k9/" + std::to_string(i), std::to_string(i));
+      if (!kv.ok()) ::_exit(3);
+      int64_t rev = kv->mod_revision;
+      if (::write(acks[1], &rev, sizeof rev) != sizeof rev) ::_exit(4);
+    }
+  }
+  ::close(acks[1]);
+  int64_t rev = 0, last = 0;
+  for (int n = 0; n < 100 && ::read(acks[0], &rev, sizeof rev) == sizeof rev; ++n) last = rev;
+  ASSERT_EQ(::kill(child, SIGKILL), 0);
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFSIGNALED(status)) << "child exited early with " << WEXITSTATUS(status);
+  while (::read(acks[0], &rev, sizeof rev) == sizeof rev) last = rev;  // acks sent before death
+  ::close(acks[0]);
+  ASSERT_GE(last, 100);
+
+  auto s = Open();
+  ASSERT_TRUE(s);
+  EXPECT_GE(s->CurrentRevision(), last);
+  for (int64_t r = 1; r <= last; ++r) {
+    StatusOr<KeyValue> kv = s->Get("/k9/" + std::to_string(r - 1));
+    ASSERT_TRUE(kv.ok()) << "acknowledged revision " << r << " lost: " << kv.status().ToString();
+    EXPECT_EQ(kv->mod_revision, r);
+  }
 }
 
 TEST_F(SqliteStoreTest, SecondOpenOfTheSameFileIsRefused) {

@@ -153,3 +153,118 @@ def vm_manifest(name, namespace="demo", run_strategy="Halted", labels=None, extr
     if extra:
         vm["spec"].update(extra)
     return vm
+
+
+class KumoAgent:
+    """A real `kumo agent` process for one node, talking to `server`."""
+
+    def __init__(self, server, node_name="node1", data_dir=None, extra_args=()):
+        self.server = server
+        self.node_name = node_name
+        self.data_dir = data_dir or tempfile.mkdtemp(prefix=f"kumo-agent-{node_name}-")
+        self.extra_args = list(extra_args)
+        self.proc = None
+        self.log_path = os.path.join(self.data_dir, "agent.log")
+
+    def start(self, timeout=60):
+        with open(self.log_path, "a") as log:
+            self.proc = subprocess.Popen(
+                [KUMO, "agent", "--kubeconfig", self.server.kubeconfig, "--node-name", self.node_name,
+                 "--data-dir", self.data_dir, "--accel", "tcg"] + self.extra_args,
+                stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("kumo agent exited: " + self.log()[-2000:])
+            if "kumo agent ready" in self.log():
+                return self
+            time.sleep(0.1)
+        raise RuntimeError("kumo agent did not become ready: " + self.log()[-2000:])
+
+    def log(self):
+        with open(self.log_path, errors="replace") as f:
+            return f.read()
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
+    def vm_dir(self, namespace, name):
+        return os.path.join(self.data_dir, "vms", f"{namespace}_{name}")
+
+    def console_log(self, namespace, name):
+        try:
+            with open(os.path.join(self.vm_dir(namespace, name), "console.log"), errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def cleanup(self):
+        """Stops the agent and every QEMU it started (by pid), then removes its data dir."""
+        self.stop()
+        for pid in qemu_pids(self.data_dir):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+
+
+def qemu_pids(path_fragment, vm_name=None):
+    """Pids of QEMU processes whose command line mentions `path_fragment` (and `-name vm_name`)."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                args = f.read().split(b"\0")
+        except OSError:
+            continue
+        if not args or b"qemu-system" not in args[0]:
+            continue
+        cmd = b" ".join(args).decode(errors="replace")
+        if path_fragment not in cmd:
+            continue
+        if vm_name is not None:
+            try:
+                if args[args.index(b"-name") + 1].decode().split(",")[0] != vm_name:
+                    continue
+            except (ValueError, IndexError):
+                continue
+        pids.append(int(entry))
+    return pids
+
+
+def wait_for(predicate, timeout=180, interval=0.5, what="condition"):
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
+IMAGE_DIR = os.environ.get("KUMO_TEST_IMAGE_DIR", "/var/tmp/kumo-test-images")
+
+
+def build_tiny_image(server):
+    """Builds (or reuses) the tiny image and registers it with `server`."""
+    r = subprocess.run([KUMO, "image", "build", "tiny", "--kubeconfig", server.kubeconfig,
+                        "--image-dir", IMAGE_DIR], capture_output=True, text=True, timeout=900)
+    if r.returncode != 0:
+        raise RuntimeError("kumo image build tiny failed:\n" + r.stdout + r.stderr)

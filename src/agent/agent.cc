@@ -1,0 +1,458 @@
+#include "agent/agent.h"
+
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "agent/vmi_spec.h"
+#include "common/clock.h"
+#include "common/log.h"
+
+namespace kumo::agent {
+
+namespace {
+
+using client::PatchType;
+using client::ResourcePath;
+
+const char kFinalizer[] = "kumo.io/vmi-cleanup";
+
+int64_t HostMemoryBytes() {
+  std::ifstream in("/proc/meminfo");
+  std::string key;
+  int64_t kb = 0;
+  std::string unit;
+  while (in >> key >> kb >> unit) {
+    if (key == "MemTotal:") return kb * 1024;
+  }
+  return 0;
+}
+
+std::string Now() { return FormatTime(RealClock::Get().NowUnixSeconds()); }
+
+std::string NowMicro() {
+  auto now = std::chrono::system_clock::now();
+  auto us = std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count();
+  std::string s = FormatTime(us / 1000000);
+  char frac[16];
+  snprintf(frac, sizeof frac, ".%06lld", static_cast<long long>(us % 1000000));
+  return s.substr(0, s.size() - 1) + frac + "Z";
+}
+
+class AgentImpl : public Agent {
+ public:
+  AgentImpl(AgentOptions options, std::unique_ptr<client::RestClient> client,
+            std::unique_ptr<Runtime> runtime)
+      : options_(std::move(options)), client_(std::move(client)), runtime_(std::move(runtime)) {}
+  ~AgentImpl() override { Stop(); }
+
+  Status Init();
+  void Stop() override;
+
+ private:
+  Status RegisterNode();
+  Status Heartbeat();
+  void HeartbeatLoop();
+  void WatchLoop();
+  void WorkLoop();
+  void Enqueue(const std::string& ns_name);
+  void EnqueueAfter(const std::string& ns_name, std::chrono::seconds delay);
+  void Sync(const std::string& ns, const std::string& name);
+  Status PatchStatus(const std::string& ns, const std::string& name, json::object status);
+  Status RemoveFinalizer(const std::string& ns, const std::string& name);
+  void RecordEvent(const json::value& vmi, const std::string& type, const std::string& reason,
+                   const std::string& message);
+
+  AgentOptions options_;
+  std::unique_ptr<client::RestClient> client_;
+  std::unique_ptr<Runtime> runtime_;
+  bool kvm_ = false;
+
+  std::atomic<bool> stop_{false};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::set<std::string> queue_;  // "ns/name"
+  std::multimap<std::chrono::steady_clock::time_point, std::string> delayed_;
+  std::vector<std::thread> threads_;
+};
+
+Status AgentImpl::Init() {
+  if (options_.node_name.empty()) {
+    char host[256] = {};
+    gethostname(host, sizeof host - 1);
+    options_.node_name = host;
+  }
+  kvm_ = options_.accel == "kvm" || (options_.accel == "auto" && ProbeKvm("qemu-system-x86_64", 3000));
+  KUMO_RETURN_IF_ERROR(RegisterNode());
+  // Adopt what is already running here.
+  for (const auto& ref : runtime_->List()) Enqueue(ref.ns + "/" + ref.name);
+  threads_.emplace_back([this] { HeartbeatLoop(); });
+  threads_.emplace_back([this] { WatchLoop(); });
+  threads_.emplace_back([this] { WorkLoop(); });
+  spdlog::info("kumo agent ready: node {} ({})", options_.node_name, kvm_ ? "KVM" : "TCG emulation");
+  return Status::Ok();
+}
+
+void AgentImpl::Stop() {
+  if (stop_.exchange(true)) return;
+  cv_.notify_all();
+  for (auto& t : threads_) {
+    if (t.joinable()) t.join();
+  }
+}
+
+Status AgentImpl::RegisterNode() {
+  struct utsname u;
+  uname(&u);
+  int64_t mem = HostMemoryBytes();
+  long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  int64_t alloc_mem = std::max<int64_t>(0, mem - options_.reserved_memory_bytes);
+  json::value node = json::object{
+      {"apiVersion", "v1"},
+      {"kind", "Node"},
+      {"metadata",
+       json::object{{"name", options_.node_name},
+                    {"labels", json::object{{"kubernetes.io/hostname", options_.node_name},
+                                            {"kubernetes.io/arch", "amd64"},
+                                            {"kubernetes.io/os", "linux"},
+                                            {"kubevirt.io/schedulable", "true"},
+                                            {"kumo.io/kvm", kvm_ ? "true" : "false"}}}}},
+      {"spec", json::object{}},
+      {"status",
+       json::object{
+           {"capacity", json::object{{"cpu", std::to_string(cpus)}, {"memory", std::to_string(mem / 1024) + "Ki"}}},
+           {"allocatable",
+            json::object{{"cpu", std::to_string(cpus)}, {"memory", std::to_string(alloc_mem / 1024) + "Ki"}}},
+           {"nodeInfo", json::object{{"kubeletVersion", "kumo-agent/0.1.0"},
+                                     {"kernelVersion", u.release},
+                                     {"osImage", "Linux"},
+                                     {"architecture", "amd64"},
+                                     {"operatingSystem", "linux"}}}}}};
+  auto created = client_->Create(ResourcePath("", "v1", "nodes"), node);
+  if (!created.ok() && created.status().code() != Code::kAlreadyExists) return created.status();
+  // Capacity may have changed since the node was first registered.
+  json::object status = node.at("status").as_object();
+  auto patched = client_->Patch(ResourcePath("", "v1", "nodes", "", options_.node_name, "status"),
+                                PatchType::kMerge, json::object{{"status", status}});
+  if (!patched.ok()) return patched.status();
+  return Heartbeat();
+}
+
+Status AgentImpl::Heartbeat() {
+  std::string now = Now();
+  json::array conditions{json::object{{"type", "Ready"},
+                                      {"status", "True"},
+                                      {"reason", "AgentReady"},
+                                      {"message", std::string("kumo agent is posting ready status (") +
+                                                      (kvm_ ? "KVM" : "TCG emulation") + ")"},
+                                      {"lastHeartbeatTime", now},
+                                      {"lastTransitionTime", now}}};
+  auto patched = client_->Patch(ResourcePath("", "v1", "nodes", "", options_.node_name, "status"),
+                                PatchType::kMerge,
+                                json::object{{"status", json::object{{"conditions", conditions}}}});
+  if (!patched.ok()) return patched.status();
+  // The Lease in kube-node-lease is the cheap heartbeat the node lifecycle controller reads.
+  std::string lease_path =
+      ResourcePath("coordination.k8s.io", "v1", "leases", "kube-node-lease", options_.node_name);
+  json::object spec{{"holderIdentity", options_.node_name},
+                    {"leaseDurationSeconds", options_.lease_duration_seconds},
+                    {"renewTime", NowMicro()}};
+  auto lease = client_->Patch(lease_path, PatchType::kMerge, json::object{{"spec", spec}});
+  if (!lease.ok() && lease.status().code() == Code::kNotFound) {
+    json::value obj = json::object{
+        {"apiVersion", "coordination.k8s.io/v1"},
+        {"kind", "Lease"},
+        {"metadata", json::object{{"name", options_.node_name}, {"namespace", "kube-node-lease"}}},
+        {"spec", spec}};
+    auto created = client_->Create(
+        ResourcePath("coordination.k8s.io", "v1", "leases", "kube-node-lease"), obj);
+    if (!created.ok()) return created.status();
+  } else if (!lease.ok()) {
+    return lease.status();
+  }
+  return Status::Ok();
+}
+
+void AgentImpl::HeartbeatLoop() {
+  while (!stop_) {
+    for (int i = 0; i < options_.heartbeat_seconds * 10 && !stop_; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    if (stop_) break;
+    Status st = Heartbeat();
+    if (!st.ok()) spdlog::warn("heartbeat failed: {}", st.ToString());
+    // Resync: look at every local VM and every VMI bound here.
+    for (const auto& ref : runtime_->List()) Enqueue(ref.ns + "/" + ref.name);
+  }
+}
+
+void AgentImpl::WatchLoop() {
+  std::string path = ResourcePath("kubevirt.io", "v1", "virtualmachineinstances") +
+                     "?fieldSelector=" + client::QueryEscape("status.nodeName=" + options_.node_name);
+  while (!stop_) {
+    auto list = client_->List(path);
+    if (!list.ok()) {
+      spdlog::warn("cannot list VMIs: {}", list.status().ToString());
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+      continue;
+    }
+    for (const auto& item : list->at("items").as_array()) {
+      Enqueue(GetString(item, {"metadata", "namespace"}) + "/" + GetString(item, {"metadata", "name"}));
+    }
+    std::string rv = GetString(*list, {"metadata", "resourceVersion"});
+    Status st = client_->Watch(
+        path + "&allowWatchBookmarks=true&resourceVersion=" + rv,
+        [&](std::string_view type, json::value&& obj) {
+          if (type != "BOOKMARK") {
+            Enqueue(GetString(obj, {"metadata", "namespace"}) + "/" + GetString(obj, {"metadata", "name"}));
+          }
+          return !stop_;
+        },
+        &stop_);
+    if (!st.ok() && !stop_) {
+      spdlog::warn("VMI watch ended: {}; listing again", st.ToString());
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+  }
+}
+
+void AgentImpl::Enqueue(const std::string& ns_name) {
+  std::lock_guard lock(mu_);
+  queue_.insert(ns_name);
+  cv_.notify_one();
+}
+
+void AgentImpl::EnqueueAfter(const std::string& ns_name, std::chrono::seconds delay) {
+  std::lock_guard lock(mu_);
+  delayed_.emplace(std::chrono::steady_clock::now() + delay, ns_name);
+}
+
+void AgentImpl::WorkLoop() {
+  while (!stop_) {
+    std::string item;
+    {
+      std::unique_lock lock(mu_);
+      auto now = std::chrono::steady_clock::now();
+      while (!delayed_.empty() && delayed_.begin()->first <= now) {
+        queue_.insert(delayed_.begin()->second);
+        delayed_.erase(delayed_.begin());
+      }
+      cv_.wait_for(lock, std::chrono::milliseconds(500), [&] { return stop_ || !queue_.empty(); });
+      if (stop_) return;
+      if (queue_.empty()) continue;
+      item = *queue_.begin();
+      queue_.erase(queue_.begin());
+    }
+    size_t slash = item.find('/');
+    Sync(item.substr(0, slash), item.substr(slash + 1));
+  }
+}
+
+Status AgentImpl::PatchStatus(const std::string& ns, const std::string& name, json::object status) {
+  auto res = client_->Patch(ResourcePath("kubevirt.io", "v1", "virtualmachineinstances", ns, name, "status"),
+                            PatchType::kMerge, json::object{{"status", std::move(status)}});
+  return res.ok() ? Status::Ok() : res.status();
+}
+
+Status AgentImpl::RemoveFinalizer(const std::string& ns, const std::string& name) {
+  std::string path = ResourcePath("kubevirt.io", "v1", "virtualmachineinstances", ns, name);
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    auto vmi = client_->Get(path);
+    if (!vmi.ok()) return vmi.status().code() == Code::kNotFound ? Status::Ok() : vmi.status();
+    json::array keep;
+    if (const json::value* f = Find(*vmi, {"metadata", "finalizers"}); f && f->is_array()) {
+      for (const auto& v : f->get_array()) {
+        if (v != kFinalizer) keep.push_back(v);
+      }
+    }
+    json::object patch{{"metadata", json::object{{"finalizers", keep},
+                                                 {"resourceVersion", GetString(*vmi, {"metadata", "resourceVersion"})}}}};
+    auto res = client_->Patch(path, PatchType::kMerge, patch);
+    if (res.ok() || res.status().code() == Code::kNotFound) return Status::Ok();
+    if (res.status().code() != Code::kConflict) return res.status();
+  }
+  return Conflict("could not remove the finalizer after 5 attempts");
+}
+
+void AgentImpl::RecordEvent(const json::value& vmi, const std::string& type,
+                            const std::string& reason, const std::string& message) {
+  std::string ns = GetString(vmi, {"metadata", "namespace"});
+  std::string now = Now();
+  json::value ev = json::object{
+      {"apiVersion", "v1"},
+      {"kind", "Event"},
+      {"metadata", json::object{{"generateName", GetString(vmi, {"metadata", "name"}) + "."}, {"namespace", ns}}},
+      {"involvedObject", json::object{{"apiVersion", "kubevirt.io/v1"},
+                                      {"kind", "VirtualMachineInstance"},
+                                      {"name", GetString(vmi, {"metadata", "name"})},
+                                      {"namespace", ns},
+                                      {"uid", GetString(vmi, {"metadata", "uid"})}}},
+      {"reason", reason},
+      {"message", message},
+      {"type", type},
+      {"count", 1},
+      {"firstTimestamp", now},
+      {"lastTimestamp", now},
+      {"source", json::object{{"component", "kumo-agent"}, {"host", options_.node_name}}},
+      {"reportingComponent", "kumo-agent"},
+      {"reportingInstance", options_.node_name}};
+  auto res = client_->Create(ResourcePath("", "v1", "events", ns), ev);
+  if (!res.ok()) spdlog::warn("cannot record event {}: {}", reason, res.status().ToString());
+}
+
+void AgentImpl::Sync(const std::string& ns, const std::string& name) {
+  auto got = client_->Get(ResourcePath("kubevirt.io", "v1", "virtualmachineinstances", ns, name));
+  if (!got.ok() && got.status().code() != Code::kNotFound) {
+    spdlog::warn("cannot read VMI {}/{}: {}", ns, name, got.status().ToString());
+    Enqueue(ns + "/" + name);  // retried on the next pass
+    return;
+  }
+  VmStatus local = runtime_->Inspect(ns, name);
+  bool ours = got.ok() && GetString(*got, {"status", "nodeName"}) == options_.node_name;
+  if (!ours) {
+    // Deleted, or bound elsewhere: nothing of it may keep running here.
+    if (local.phase != VmPhase::kAbsent) {
+      spdlog::info("stopping {}/{}: its VMI is gone or bound elsewhere", ns, name);
+      runtime_->Stop(ns, name, 0);
+      runtime_->Cleanup(ns, name);
+    }
+    return;
+  }
+  const json::value& vmi = *got;
+  std::string phase = GetString(vmi, {"status", "phase"});
+  std::string uid = GetString(vmi, {"metadata", "uid"});
+
+  if (!GetString(vmi, {"metadata", "deletionTimestamp"}).empty()) {
+    int grace = 30;
+    if (const json::value* g = Find(vmi, {"spec", "terminationGracePeriodSeconds"}); g && g->is_int64()) {
+      grace = static_cast<int>(g->get_int64());
+    }
+    if (local.phase == VmPhase::kRunning) {
+      spdlog::info("stopping {}/{} (grace {} s)", ns, name, grace);
+      Status st = runtime_->Stop(ns, name, grace);
+      if (!st.ok()) spdlog::warn("stop {}/{}: {}", ns, name, st.ToString());
+      RecordEvent(vmi, "Normal", "Stopped", "The virtual machine was shut down");
+    }
+    runtime_->Cleanup(ns, name);
+    Status st = RemoveFinalizer(ns, name);
+    if (!st.ok()) {
+      spdlog::warn("cannot release VMI {}/{}: {}", ns, name, st.ToString());
+      Enqueue(ns + "/" + name);
+    }
+    return;
+  }
+  if (phase == "Succeeded" || phase == "Failed") {
+    if (local.phase != VmPhase::kAbsent) {
+      runtime_->Stop(ns, name, 0);
+      runtime_->Cleanup(ns, name);
+    }
+    return;
+  }
+  std::string local_uid;
+  for (const auto& ref : runtime_->List()) {
+    if (ref.ns == ns && ref.name == name) local_uid = ref.uid;
+  }
+  if (local.phase != VmPhase::kAbsent && local_uid != uid) {
+    // Left over from an earlier instance of the same name.
+    runtime_->Stop(ns, name, 0);
+    runtime_->Cleanup(ns, name);
+    local = VmStatus{};
+  }
+
+  std::string now = Now();
+  auto ready_conditions = [&](bool ready, const std::string& reason, const std::string& message) {
+    json::object c{{"type", "Ready"}, {"status", ready ? "True" : "False"}, {"lastProbeTime", nullptr},
+                   {"lastTransitionTime", now}};
+    if (!reason.empty()) c["reason"] = reason;
+    if (!message.empty()) c["message"] = message;
+    json::array conds{json::object{{"type", "PodScheduled"}, {"status", "True"},
+                                   {"lastProbeTime", nullptr}, {"lastTransitionTime", now}},
+                      std::move(c)};
+    return conds;
+  };
+
+  switch (local.phase) {
+    case VmPhase::kRunning: {
+      if (phase != "Running") {
+        json::object st{{"phase", "Running"},
+                        {"nodeName", options_.node_name},
+                        {"startTime", local.started_at > 0 ? FormatTime(local.started_at) : now},
+                        {"conditions", ready_conditions(true, "", "")},
+                        {"interfaces", InterfacesStatus(vmi)},
+                        {"guestOSInfo", json::object{}},
+                        {"qemuAccelerator", local.kvm ? "kvm" : "tcg"}};
+        Status s = PatchStatus(ns, name, std::move(st));
+        if (!s.ok()) spdlog::warn("status of {}/{}: {}", ns, name, s.ToString());
+        else RecordEvent(vmi, "Normal", "Started", "VirtualMachineInstance started on " + options_.node_name +
+                                                       (local.kvm ? " (KVM)" : " (TCG emulation)"));
+      }
+      return;
+    }
+    case VmPhase::kSucceeded: {
+      PatchStatus(ns, name, json::object{{"phase", "Succeeded"}, {"conditions", ready_conditions(false, "Succeeded", "The guest shut down")}});
+      RecordEvent(vmi, "Normal", "Stopped", "The guest shut itself down");
+      runtime_->Stop(ns, name, 0);
+      runtime_->Cleanup(ns, name);
+      return;
+    }
+    case VmPhase::kFailed: {
+      std::string why = local.detail.empty() ? "QEMU exited unexpectedly" : local.detail;
+      PatchStatus(ns, name, json::object{{"phase", "Failed"}, {"conditions", ready_conditions(false, "Failed", why)}});
+      RecordEvent(vmi, "Warning", "Failed", why);
+      runtime_->Cleanup(ns, name);
+      return;
+    }
+    case VmPhase::kAbsent:
+      break;
+  }
+  if (phase == "Running") {
+    // It ran here, but nothing is left of it (the host rebooted, or the state was removed).
+    PatchStatus(ns, name, json::object{{"phase", "Failed"}, {"conditions", ready_conditions(false, "Failed", "the VM's QEMU process is gone")}});
+    RecordEvent(vmi, "Warning", "Failed", "the VM's QEMU process is gone");
+    return;
+  }
+  // Scheduled here: start it.
+  StatusOr<VmSpec> spec = SpecFromVmi(vmi, *client_);
+  if (!spec.ok()) {
+    std::string reason = spec.status().code() == Code::kNotFound ? "ErrImagePull" : "FailedCreate";
+    spdlog::warn("cannot start {}/{}: {}", ns, name, spec.status().message());
+    if (spec.status().code() == Code::kNotFound) {
+      PatchStatus(ns, name, json::object{{"phase", "Scheduled"}, {"conditions", ready_conditions(false, reason, spec.status().message())}});
+    } else {
+      PatchStatus(ns, name, json::object{{"phase", "Failed"}, {"conditions", ready_conditions(false, reason, spec.status().message())}});
+    }
+    RecordEvent(vmi, "Warning", reason, spec.status().message());
+    if (spec.status().code() == Code::kNotFound) {
+      EnqueueAfter(ns + "/" + name, std::chrono::seconds(10));  // the image may be imported later
+    }
+    return;
+  }
+  spdlog::info("starting {}/{}", ns, name);
+  Status started = runtime_->Start(*spec);
+  if (!started.ok() && started.code() != Code::kAlreadyExists) {
+    PatchStatus(ns, name, json::object{{"phase", "Failed"}, {"conditions", ready_conditions(false, "FailedCreate", started.message())}});
+    RecordEvent(vmi, "Warning", "FailedCreate", started.message());
+    runtime_->Cleanup(ns, name);
+    return;
+  }
+  Enqueue(ns + "/" + name);  // report Running
+}
+
+}  // namespace
+
+StatusOr<std::unique_ptr<Agent>> Agent::Start(const AgentOptions& options,
+                                              std::unique_ptr<client::RestClient> client,
+                                              std::unique_ptr<Runtime> runtime) {
+  auto agent = std::make_unique<AgentImpl>(options, std::move(client), std::move(runtime));
+  KUMO_RETURN_IF_ERROR(agent->Init());
+  return std::unique_ptr<Agent>(std::move(agent));
+}
+
+}  // namespace kumo::agent

@@ -1,0 +1,34 @@
+// The node agent (`kumo agent`): registers this host as a Node, renews its Lease, and runs the
+// VirtualMachineInstances bound to it with the QEMU runtime, reporting their status. Restarting
+// the agent neither kills nor forgets running VMs: it adopts them again.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "agent/runtime/runtime.h"
+#include "client/rest_client.h"
+#include "common/status.h"
+
+namespace kumo::agent {
+
+struct AgentOptions {
+  std::string node_name;   // defaults to the host name
+  std::string data_dir = "/var/lib/kumo-agent";
+  std::string accel = "auto";  // auto (probe KVM, else TCG), kvm, tcg
+  int heartbeat_seconds = 5;
+  int lease_duration_seconds = 40;
+  int64_t reserved_memory_bytes = 512LL << 20;  // kept for the host, not offered to VMs
+};
+
+// Start() from one thread; Stop() or destruction ends all agent threads (VMs keep running).
+class Agent {
+ public:
+  virtual ~Agent() = default;
+  static StatusOr<std::unique_ptr<Agent>> Start(const AgentOptions& options,
+                                                std::unique_ptr<client::RestClient> client,
+                                                std::unique_ptr<Runtime> runtime);
+  virtual void Stop() = 0;
+};
+
+}  // namespace kumo::agent

@@ -1,0 +1,128 @@
+#include "agent/vmi_spec.h"
+
+#include "api/quantity.h"
+
+namespace kumo::agent {
+
+namespace {
+
+int64_t IntAt(const json::value& v, std::initializer_list<std::string_view> path, int64_t def) {
+  const json::value* f = Find(v, path);
+  if (f && (f->is_int64() || f->is_uint64())) return f->to_number<int64_t>();
+  return def;
+}
+
+std::string Base64Decode(std::string_view in) {
+  auto val = [](char c) -> int {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+' || c == '-') return 62;
+    if (c == '/' || c == '_') return 63;
+    return -1;
+  };
+  std::string out;
+  int bits = 0, acc = 0;
+  for (char c : in) {
+    int v = val(c);
+    if (v < 0) continue;
+    acc = (acc << 6) | v;
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>((acc >> bits) & 0xff));
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string ImageNameOf(const std::string& ref) {
+  std::string s = ref;
+  size_t at = s.find('@');
+  if (at != std::string::npos) s = s.substr(0, at);
+  size_t slash = s.rfind('/');
+  if (slash != std::string::npos) s = s.substr(slash + 1);
+  size_t colon = s.find(':');
+  if (colon != std::string::npos) s = s.substr(0, colon);
+  return s;
+}
+
+json::array InterfacesStatus(const json::value& vmi) {
+  json::array out;
+  const json::value* ifs = Find(vmi, {"spec", "domain", "devices", "interfaces"});
+  if (ifs && ifs->is_array()) {
+    for (const auto& i : ifs->get_array()) {
+      out.push_back(json::object{{"name", GetString(i, {"name"})},
+                                 {"ipAddress", "10.0.2.15"},
+                                 {"ipAddresses", json::array{"10.0.2.15"}},
+                                 {"infoSource", "domain"}});
+    }
+  }
+  return out;
+}
+
+StatusOr<VmSpec> SpecFromVmi(const json::value& vmi, client::RestClient& client) {
+  VmSpec spec;
+  spec.ns = GetString(vmi, {"metadata", "namespace"});
+  spec.name = GetString(vmi, {"metadata", "name"});
+  spec.uid = GetString(vmi, {"metadata", "uid"});
+  const json::value* domain = Find(vmi, {"spec", "domain"});
+  if (!domain) return BadRequest("the VMI has no spec.domain");
+  spec.vcpus = static_cast<int>(IntAt(*domain, {"cpu", "sockets"}, 1) * IntAt(*domain, {"cpu", "cores"}, 1) *
+                                IntAt(*domain, {"cpu", "threads"}, 1));
+  std::string mem = GetString(*domain, {"memory", "guest"});
+  if (mem.empty()) mem = GetString(*domain, {"resources", "requests", "memory"});
+  if (mem.empty()) return BadRequest("the VMI sets no memory");
+  KUMO_ASSIGN_OR_RETURN(double bytes, api::ParseQuantity(mem));
+  spec.memory_bytes = static_cast<int64_t>(bytes);
+
+  const json::value* volumes = Find(vmi, {"spec", "volumes"});
+  if (volumes && volumes->is_array()) {
+    for (const auto& v : volumes->get_array()) {
+      std::string vname = GetString(v, {"name"});
+      if (const json::value* cd = Find(v, {"containerDisk"})) {
+        if (!spec.image_path.empty()) {
+          return BadRequest("volume " + vname + ": Kumo runs one containerDisk per VM so far");
+        }
+        std::string image = ImageNameOf(GetString(*cd, {"image"}));
+        auto img = client.Get(client::ResourcePath("kumo.io", "v1alpha1", "images", "", image));
+        if (!img.ok()) {
+          if (img.status().code() == Code::kNotFound) {
+            return NotFound("image \"" + image + "\" (volume " + vname +
+                            ") not found: build it with `kumo image build tiny` or import it with "
+                            "`kumo image import`");
+          }
+          return img.status();
+        }
+        if (GetString(*img, {"status", "phase"}) != "Ready" || GetString(*img, {"status", "path"}).empty()) {
+          return NotFound("image \"" + image + "\" is not ready yet (phase " +
+                          GetString(*img, {"status", "phase"}, "Pending") + ")");
+        }
+        spec.image_path = GetString(*img, {"status", "path"});
+        spec.image_format = GetString(*img, {"spec", "format"}, "qcow2");
+      } else if (const json::value* ci = Find(v, {"cloudInitNoCloud"})) {
+        spec.user_data = GetString(*ci, {"userData"});
+        if (spec.user_data.empty()) spec.user_data = Base64Decode(GetString(*ci, {"userDataBase64"}));
+        spec.network_config = GetString(*ci, {"networkData"});
+      } else {
+        std::string type = v.is_object() && v.get_object().size() > 1 ? "" : "unknown";
+        for (const auto& kv : v.get_object()) {
+          if (kv.key() != "name") type = kv.key();
+        }
+        return BadRequest("volume " + vname + " uses " + type +
+                          ", which Kumo does not support yet; use containerDisk or cloudInitNoCloud");
+      }
+    }
+  }
+  if (spec.image_path.empty()) {
+    return BadRequest("the VMI has no containerDisk volume to boot from");
+  }
+  std::string hostname = GetString(vmi, {"spec", "hostname"}, spec.name);
+  spec.meta_data = "instance-id: " + spec.uid + "\nlocal-hostname: " + hostname + "\n";
+  spec.network_mode = "user";
+  return spec;
+}
+
+}  // namespace kumo::agent

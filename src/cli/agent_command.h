@@ -1,0 +1,24 @@
+// `kumo agent`: runs the node agent until SIGINT or SIGTERM (VMs keep running after it exits).
+#pragma once
+
+#include <string>
+
+namespace CLI {
+class App;
+}
+
+namespace kumo::cli {
+
+struct AgentFlags {
+  std::string kubeconfig;
+  std::string server;  // overrides the kubeconfig's server URL
+  std::string node_name;
+  std::string data_dir = "/var/lib/kumo-agent";
+  std::string accel = "auto";
+  std::string log_level = "info";
+};
+
+CLI::App* AddAgentCommand(CLI::App& app, AgentFlags& flags);
+int RunAgent(const AgentFlags& flags);
+
+}  // namespace kumo::cli

@@ -1,0 +1,172 @@
+#include "scheduler/placement.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "api/quantity.h"
+
+namespace kumo::scheduler {
+
+int64_t MemoryOverhead(int64_t guest_bytes, int vcpus) {
+  return guest_bytes / 512 + (96LL << 20) + static_cast<int64_t>(vcpus) * (8LL << 20);
+}
+
+namespace {
+
+int64_t IntAt(const json::value& v, std::initializer_list<std::string_view> path, int64_t def) {
+  const json::value* f = Find(v, path);
+  if (f && (f->is_int64() || f->is_uint64())) return f->to_number<int64_t>();
+  return def;
+}
+
+StatusOr<double> QuantityAt(const json::value& v, std::initializer_list<std::string_view> path) {
+  const json::value* f = Find(v, path);
+  if (!f) return -1.0;
+  if (f->is_number()) return f->to_number<double>();
+  if (f->is_string()) return api::ParseQuantity(f->get_string());
+  return BadRequest("not a quantity");
+}
+
+bool Tolerates(const std::vector<Toleration>& tolerations, const Taint& taint) {
+  for (const auto& t : tolerations) {
+    if (!t.effect.empty() && t.effect != taint.effect) continue;
+    if (t.key.empty() && t.op == "Exists") return true;
+    if (t.key != taint.key) continue;
+    if (t.op == "Exists" || t.value == taint.value) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+StatusOr<Request> RequestForVmi(const json::value& vmi, const Config& config) {
+  Request r;
+  const json::value* spec = Find(vmi, {"spec"});
+  if (!spec) return BadRequest("the VMI has no spec");
+  const json::value* domain = Find(*spec, {"domain"});
+  if (!domain) return BadRequest("the VMI has no spec.domain");
+  int64_t vcpus = IntAt(*domain, {"cpu", "sockets"}, 1) * IntAt(*domain, {"cpu", "cores"}, 1) *
+                  IntAt(*domain, {"cpu", "threads"}, 1);
+  KUMO_ASSIGN_OR_RETURN(double cpu_request, QuantityAt(*domain, {"resources", "requests", "cpu"}));
+  r.cpu_millis = cpu_request >= 0 ? static_cast<int64_t>(std::ceil(cpu_request * 1000))
+                                  : static_cast<int64_t>(std::ceil(vcpus * 1000 / config.cpu_allocation_ratio));
+  KUMO_ASSIGN_OR_RETURN(double guest, QuantityAt(*domain, {"memory", "guest"}));
+  if (guest < 0) {
+    KUMO_ASSIGN_OR_RETURN(guest, QuantityAt(*domain, {"resources", "requests", "memory"}));
+  }
+  if (guest < 0) return BadRequest("the VMI sets no memory");
+  r.memory_bytes = static_cast<int64_t>(guest) + MemoryOverhead(static_cast<int64_t>(guest), static_cast<int>(vcpus));
+  if (const json::value* sel = Find(*spec, {"nodeSelector"}); sel && sel->is_object()) {
+    for (const auto& kv : sel->get_object()) {
+      if (kv.value().is_string()) r.node_selector[kv.key()] = kv.value().get_string();
+    }
+  }
+  if (const json::value* tols = Find(*spec, {"tolerations"}); tols && tols->is_array()) {
+    for (const auto& t : tols->get_array()) {
+      r.tolerations.push_back({GetString(t, {"key"}), GetString(t, {"operator"}, "Equal"),
+                               GetString(t, {"value"}), GetString(t, {"effect"})});
+    }
+  }
+  return r;
+}
+
+NodeInfo NodeFromJson(const json::value& node) {
+  NodeInfo n;
+  n.name = GetString(node, {"metadata", "name"});
+  if (const json::value* labels = Find(node, {"metadata", "labels"}); labels && labels->is_object()) {
+    for (const auto& kv : labels->get_object()) {
+      if (kv.value().is_string()) n.labels[kv.key()] = kv.value().get_string();
+    }
+  }
+  if (const json::value* taints = Find(node, {"spec", "taints"}); taints && taints->is_array()) {
+    for (const auto& t : taints->get_array()) {
+      n.taints.push_back({GetString(t, {"key"}), GetString(t, {"value"}), GetString(t, {"effect"})});
+    }
+  }
+  const json::value* u = Find(node, {"spec", "unschedulable"});
+  n.unschedulable = u && u->is_bool() && u->get_bool();
+  if (const json::value* conds = Find(node, {"status", "conditions"}); conds && conds->is_array()) {
+    for (const auto& c : conds->get_array()) {
+      if (GetString(c, {"type"}) == "Ready") n.ready = GetString(c, {"status"}) == "True";
+    }
+  }
+  auto cpu = QuantityAt(node, {"status", "allocatable", "cpu"});
+  if (cpu.ok() && *cpu > 0) n.cpu_millis = static_cast<int64_t>(*cpu * 1000);
+  auto mem = QuantityAt(node, {"status", "allocatable", "memory"});
+  if (mem.ok() && *mem > 0) n.memory_bytes = static_cast<int64_t>(*mem);
+  return n;
+}
+
+StatusOr<std::string> PickNode(const Request& request, const std::vector<NodeInfo>& nodes,
+                               const std::map<std::string, Usage>& usage, const Config& config) {
+  std::map<std::string, int> reasons;
+  const NodeInfo* best = nullptr;
+  double best_score = -1;
+  int best_vms = 0;
+  for (const auto& n : nodes) {
+    if (!n.ready) {
+      ++reasons["node(s) were not ready"];
+      continue;
+    }
+    if (n.unschedulable) {
+      ++reasons["node(s) were unschedulable"];
+      continue;
+    }
+    bool selector_ok = true;
+    for (const auto& [k, v] : request.node_selector) {
+      auto it = n.labels.find(k);
+      if (it == n.labels.end() || it->second != v) selector_ok = false;
+    }
+    if (!selector_ok) {
+      ++reasons["node(s) didn't match the VM's node selector"];
+      continue;
+    }
+    const Taint* untolerated = nullptr;
+    for (const auto& t : n.taints) {
+      if ((t.effect == "NoSchedule" || t.effect == "NoExecute") && !Tolerates(request.tolerations, t)) {
+        untolerated = &t;
+        break;
+      }
+    }
+    if (untolerated) {
+      ++reasons["node(s) had untolerated taint {" + untolerated->key + ": " + untolerated->value + "}"];
+      continue;
+    }
+    Usage used;
+    if (auto it = usage.find(n.name); it != usage.end()) used = it->second;
+    bool fits = true;
+    if (used.cpu_millis + request.cpu_millis > n.cpu_millis) {
+      ++reasons["Insufficient cpu"];
+      fits = false;
+    }
+    if (used.memory_bytes + request.memory_bytes > n.memory_bytes) {
+      ++reasons["Insufficient memory"];
+      fits = false;
+    }
+    if (!fits) continue;
+    double cpu_free = 1.0 - double(used.cpu_millis + request.cpu_millis) / double(std::max<int64_t>(n.cpu_millis, 1));
+    double mem_free = 1.0 - double(used.memory_bytes + request.memory_bytes) / double(std::max<int64_t>(n.memory_bytes, 1));
+    double score = (cpu_free + mem_free) / 2;
+    if (!best || score > best_score + 1e-9 ||
+        (std::abs(score - best_score) <= 1e-9 && used.vms < best_vms)) {
+      best = &n;
+      best_score = score;
+      best_vms = used.vms;
+    }
+  }
+  if (best) return best->name;
+  std::string msg = "0/" + std::to_string(nodes.size()) + " nodes are available";
+  if (nodes.empty()) msg += ": no nodes are registered; start `kumo agent` on a host";
+  bool first = true;
+  for (const auto& [reason, count] : reasons) {
+    msg += first ? ": " : ", ";
+    first = false;
+    if (reason.rfind("Insufficient", 0) == 0) msg += std::to_string(count) + " " + reason;
+    else msg += std::to_string(count) + " " + reason;
+  }
+  msg += ".";
+  (void)config;
+  return Status(Code::kUnavailable, msg);
+}
+
+}  // namespace kumo::scheduler

@@ -1,0 +1,68 @@
+// Placement: the scheduler's filters and scores as pure functions, so they are unit-tested
+// without a server. Filters: node readiness and schedulability, nodeSelector, taints and
+// tolerations, allocatable CPU (with an overcommit ratio, like KubeVirt's cpuAllocationRatio)
+// and memory (guest memory plus a per-VM overhead). Score: least allocated, to spread load.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/json.h"
+#include "common/status.h"
+
+namespace kumo::scheduler {
+
+struct Taint {
+  std::string key, value, effect;  // effect: NoSchedule, PreferNoSchedule, NoExecute
+};
+
+struct Toleration {
+  std::string key, op = "Equal", value, effect;  // op: Equal or Exists; empty key+Exists = all
+};
+
+struct NodeInfo {
+  std::string name;
+  std::map<std::string, std::string> labels;
+  std::vector<Taint> taints;
+  bool ready = false;
+  bool unschedulable = false;
+  int64_t cpu_millis = 0;    // allocatable
+  int64_t memory_bytes = 0;  // allocatable
+};
+
+struct Request {
+  int64_t cpu_millis = 0;    // what the VM reserves on a node's CPU
+  int64_t memory_bytes = 0;  // guest memory plus overhead
+  std::map<std::string, std::string> node_selector;
+  std::vector<Toleration> tolerations;
+};
+
+struct Usage {
+  int64_t cpu_millis = 0;
+  int64_t memory_bytes = 0;
+  int vms = 0;
+};
+
+struct Config {
+  // A vCPU reserves 1000/ratio millicores, as KubeVirt's cpuAllocationRatio (default 10).
+  double cpu_allocation_ratio = 10;
+};
+
+// Memory a VM needs on its host beyond guest memory: page tables (guest/512), the QEMU
+// process with firmware and device emulation (a fixed 96 MiB), and 8 MiB per vCPU.
+int64_t MemoryOverhead(int64_t guest_bytes, int vcpus);
+
+// The request of a VMI (parsed): vCPUs from domain.cpu (sockets*cores*threads) or
+// resources.requests.cpu; memory from domain.memory.guest or resources.requests.memory.
+StatusOr<Request> RequestForVmi(const json::value& vmi, const Config& config);
+
+NodeInfo NodeFromJson(const json::value& node);
+
+// The best node for `request`; when none fits, Code::kUnavailable with a Kubernetes-like
+// message: "0/3 nodes are available: 2 Insufficient memory, 1 node(s) were not ready."
+StatusOr<std::string> PickNode(const Request& request, const std::vector<NodeInfo>& nodes,
+                               const std::map<std::string, Usage>& usage, const Config& config);
+
+}  // namespace kumo::scheduler

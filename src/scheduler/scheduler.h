@@ -1,0 +1,37 @@
+// The scheduler: binds pending VirtualMachineInstances to nodes (status.nodeName, phase
+// Scheduled) using placement.h, and reports why a VMI cannot be placed (condition
+// PodScheduled=False/Unschedulable and a FailedScheduling event).
+#pragma once
+
+#include <memory>
+
+#include "common/clock.h"
+#include "controller/controller.h"
+#include "controller/events.h"
+#include "scheduler/placement.h"
+#include "store/store.h"
+#include "store/watch_cache.h"
+
+namespace kumo::scheduler {
+
+// Owns its controller threads; the store, cache and recorder must outlive it.
+class Scheduler {
+ public:
+  Scheduler(store::Store& store, store::WatchCache& cache, controller::EventRecorder& events,
+            const Clock& clock, Config config = {});
+  ~Scheduler();
+  void Start();
+  void Stop();
+
+ private:
+  StatusOr<controller::Result> Reconcile(const std::string& key);
+
+  store::Store& store_;
+  store::WatchCache& cache_;
+  controller::EventRecorder& events_;
+  const Clock& clock_;
+  const Config config_;
+  std::unique_ptr<controller::Controller> controller_;
+};
+
+}  // namespace kumo::scheduler
