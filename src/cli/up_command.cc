@@ -146,7 +146,7 @@ int RunUp(const UpFlags& flags) {
             << "  kubectl get vmcis                 # flavors\n";
   if (!flags.no_demo) {
     std::cout << "  tail -f " << console_dir << "/console.log                 # the serial console log\n"
-              << "  socat -,raw,echo=0 UNIX-CONNECT:" << console_dir << "/console.sock   # interactive console (Ctrl-O to leave)\n"
+              << "  socat -,raw,echo=0,escape=0x0f UNIX-CONNECT:" << console_dir << "/console.sock   # interactive console (Ctrl-O to leave)\n"
               << "  kubectl patch vm demo --type merge -p '{\"spec\":{\"runStrategy\":\"Halted\"}}'   # stop it\n";
   }
   std::cout << "Press Ctrl-C to stop Kumo." << std::endl;
