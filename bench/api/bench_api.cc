@@ -42,7 +42,7 @@ struct Options {
   size_t lists = 100;
   size_t watch_events = 200;
   size_t list_objects = 100000;
-  int list_repeats = 3;
+  int list_repeats = 5;
 };
 
 struct Line {

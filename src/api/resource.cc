@@ -316,6 +316,56 @@ ResourceInfo Image() {
   return r;
 }
 
+ResourceInfo IPPool() {
+  ResourceInfo r{.group = "kumo.io", .version = "v1alpha1", .kind = "IPPool", .plural = "ippools",
+                 .singular = "ippool", .namespaced = false, .has_status = true};
+  r.short_names = {"ipp"};
+  r.columns = {NameColumn(), PathColumn("CIDR", "spec.cidr", "The pool's address range."),
+               PathColumn("Allocated", "status.allocated", "Addresses in use or reserved."),
+               PathColumn("Free", "status.free", "Addresses left."), AgeColumn()};
+  r.validate = ValidateIPPool;
+  return r;
+}
+
+ResourceInfo IPReservation() {
+  ResourceInfo r{.group = "kumo.io", .version = "v1alpha1", .kind = "IPReservation",
+                 .plural = "ipreservations", .singular = "ipreservation", .namespaced = true,
+                 .has_status = true};
+  r.short_names = {"ipr", "ip"};
+  r.columns = {NameColumn(),
+               {"Addresses", "string", "", "Reserved addresses (and the VM using each).", 0,
+                [](const json::value& o, int64_t) {
+                  std::string out;
+                  const json::value* addrs = Find(o, {"status", "addresses"});
+                  if (addrs && addrs->is_array()) {
+                    for (const auto& a : addrs->get_array()) {
+                      if (!out.empty()) out += ",";
+                      out += GetString(a, {"address"});
+                      std::string vm = GetString(a, {"vm"});
+                      if (!vm.empty()) out += "(" + vm + ")";
+                    }
+                  }
+                  return json::value(out);
+                }},
+               PathColumn("Pool", "status.pool", "The pool the addresses come from."), AgeColumn()};
+  r.validate = ValidateIPReservation;
+  return r;
+}
+
+ResourceInfo IPAllocation() {
+  ResourceInfo r{.group = "kumo.io", .version = "v1alpha1", .kind = "IPAllocation",
+                 .plural = "ipallocations", .singular = "ipallocation", .namespaced = false};
+  r.short_names = {"ipa"};
+  r.selectable_fields = {"spec.namespace", "spec.vm", "spec.reservation", "spec.pool"};
+  r.columns = {NameColumn(), PathColumn("Pool", "spec.pool", "Pool of the address."),
+               PathColumn("Namespace", "spec.namespace", "Tenant holding the address."),
+               PathColumn("VM", "spec.vm", "VM using the address."),
+               PathColumn("Reservation", "spec.reservation", "Reservation that keeps it."),
+               AgeColumn()};
+  r.validate = ValidateGenericObject;
+  return r;
+}
+
 }  // namespace
 
 const Registry& DefaultRegistry() {
@@ -330,6 +380,9 @@ const Registry& DefaultRegistry() {
       ClusterInstancetype(),
       ClusterPreference(),
       Image(),
+      IPPool(),
+      IPReservation(),
+      IPAllocation(),
   });
   return *registry;
 }

@@ -2,6 +2,7 @@
 // problem; messages name the field and say what is wrong, as Kubernetes' field errors do.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -30,6 +31,14 @@ Status ValidateInstancetype(const json::value& obj);
 // kumo.io/v1alpha1 Image: spec.format (qcow2, raw) and exactly one spec.source
 // (file, url, builtin).
 Status ValidateImage(const json::value& obj);
+
+// kumo.io/v1alpha1 IPPool: spec.cidr an IPv4 CIDR (prefix 8..32), namespaces a string list.
+Status ValidateIPPool(const json::value& obj);
+// kumo.io/v1alpha1 IPReservation: spec.addresses (IPv4 list) or spec.count (1..256), not both.
+Status ValidateIPReservation(const json::value& obj);
+
+// Parses dotted IPv4 ("10.0.0.5"); false when malformed.
+bool ParseIPv4(std::string_view text, uint32_t& out);
 
 // Collects field errors and turns them into one Invalid status.
 class FieldErrors {

@@ -92,6 +92,7 @@ class ApiServerImpl : public ApiServer {
   const api::Registry& registry_;
   Metrics metrics_;
   Authenticator auth_;
+  AdmissionChain admission_;
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<store::WatchCache> cache_;
   std::unique_ptr<ResourceHandler> handler_;
@@ -150,7 +151,7 @@ Status ApiServerImpl::Init() {
       options_.watch_history);
   KUMO_RETURN_IF_ERROR(cache_->Start());
   handler_ = std::make_unique<ResourceHandler>(
-      HandlerContext{*store_, *cache_, registry_, metrics_, RealClock::Get()});
+      HandlerContext{*store_, *cache_, registry_, metrics_, RealClock::Get(), admission_});
   subresources_ = std::make_unique<VmSubresources>(*store_);
 
   // Controllers run in the server process, on the store and cache directly.
@@ -330,7 +331,7 @@ void ApiServerImpl::Handle(const http::Request& req, http::ResponseWriter& write
                                  : NotFound("the server could not find the requested resource")));
     return;
   }
-  handler_->Serve(*r, info, query, req, writer);
+  handler_->Serve(*r, info, query, req, *user, writer);
 }
 
 }  // namespace

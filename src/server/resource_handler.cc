@@ -119,7 +119,7 @@ Status ResourceHandler::ObjectResult(const Status& st, const api::ResourceInfo& 
 }
 
 void ResourceHandler::Serve(const api::ResourceInfo& r, const RequestInfo& info,
-                            const Query& query, const http::Request& req,
+                            const Query& query, const http::Request& req, const UserInfo& user,
                             http::ResponseWriter& writer) {
   auto started = std::chrono::steady_clock::now();
   StatusDetails details{info.name, r.group, r.plural};
@@ -148,14 +148,14 @@ void ResourceHandler::Serve(const api::ResourceInfo& r, const RequestInfo& info,
       result = Status(Code::kMethodNotAllowed, "POST is not supported on a named " + r.kind +
                                                    "; use PUT or PATCH to change it");
     } else {
-      result = Create(r, info, query, req);
+      result = Create(r, info, query, req, user);
     }
   } else if (info.verb == "update") {
-    result = Update(r, info, query, req);
+    result = Update(r, info, query, req, user);
   } else if (info.verb == "patch") {
-    result = Patch(r, info, query, req);
+    result = Patch(r, info, query, req, user);
   } else if (info.verb == "delete") {
-    result = Delete(r, info, query, req);
+    result = Delete(r, info, query, req, user);
   } else if (info.verb == "deletecollection") {
     result = DeleteCollection(r, info, query, req);
   } else {
@@ -240,7 +240,7 @@ StatusOr<json::value> ResourceHandler::Commit(const api::ResourceInfo& r, const 
 
 StatusOr<http::Response> ResourceHandler::Create(const api::ResourceInfo& r,
                                                  const RequestInfo& info, const Query& query,
-                                                 const http::Request& req) {
+                                                 const http::Request& req, const UserInfo& user) {
   KUMO_ASSIGN_OR_RETURN(json::value obj, ParseBody(req));
   KUMO_RETURN_IF_ERROR(CheckTypeMeta(r, obj));
   json::object& meta = EnsureObject(obj, {"metadata"});
@@ -269,6 +269,8 @@ StatusOr<http::Response> ResourceHandler::Create(const api::ResourceInfo& r,
   if (r.group == "kubevirt.io") obj.get_object().erase("status");  // status comes from controllers
   if (r.set_defaults) r.set_defaults(obj);
   if (r.validate) KUMO_RETURN_IF_ERROR(r.validate(obj));
+  KUMO_RETURN_IF_ERROR(ctx_.admission.Admit(AdmissionRequest{
+      "create", r, info.namespace_, name, "", &obj, nullptr, &user, IsDryRun(query)}));
 
   if (r.namespaced) {
     const api::ResourceInfo* ns_info = ctx_.registry.Find("", "v1", "namespaces");
@@ -294,7 +296,7 @@ StatusOr<http::Response> ResourceHandler::Create(const api::ResourceInfo& r,
 
 StatusOr<http::Response> ResourceHandler::Update(const api::ResourceInfo& r,
                                                  const RequestInfo& info, const Query& query,
-                                                 const http::Request& req) {
+                                                 const http::Request& req, const UserInfo& user) {
   KUMO_ASSIGN_OR_RETURN(json::value obj, ParseBody(req));
   KUMO_RETURN_IF_ERROR(CheckTypeMeta(r, obj));
   std::string body_name = GetString(obj, {"metadata", "name"});
@@ -317,6 +319,8 @@ StatusOr<http::Response> ResourceHandler::Update(const api::ResourceInfo& r,
     KUMO_ASSIGN_OR_RETURN(json::value old, api::ParseStored(cur->value, cur->mod_revision));
     json::value next = obj;
     KUMO_RETURN_IF_ERROR(PrepareUpdate(r, old, next, status_only));
+    KUMO_RETURN_IF_ERROR(ctx_.admission.Admit(AdmissionRequest{
+        "update", r, info.namespace_, info.name, info.subresource, &next, &old, &user, IsDryRun(query)}));
     StatusOr<json::value> done = Commit(r, key, next, cur->mod_revision, IsDryRun(query));
     if (done.ok()) return JsonResponse(200, json::serialize(*done));
     if (done.status().code() != Code::kConflict || expected != 0) {
@@ -328,7 +332,7 @@ StatusOr<http::Response> ResourceHandler::Update(const api::ResourceInfo& r,
 
 StatusOr<http::Response> ResourceHandler::Patch(const api::ResourceInfo& r,
                                                 const RequestInfo& info, const Query& query,
-                                                const http::Request& req) {
+                                                const http::Request& req, const UserInfo& user) {
   KUMO_ASSIGN_OR_RETURN(PatchType type, PatchTypeOf(req.Header("content-type")));
   if (req.body.empty()) return BadRequest("the patch is empty");
   std::string key = r.Key(info.namespace_, info.name);
@@ -357,6 +361,8 @@ StatusOr<http::Response> ResourceHandler::Patch(const api::ResourceInfo& r,
                           r, info.name);
     }
     KUMO_RETURN_IF_ERROR(PrepareUpdate(r, old, next, status_only));
+    KUMO_RETURN_IF_ERROR(ctx_.admission.Admit(AdmissionRequest{
+        "patch", r, info.namespace_, info.name, info.subresource, &next, &old, &user, IsDryRun(query)}));
     StatusOr<json::value> done = Commit(r, key, next, cur->mod_revision, IsDryRun(query));
     if (done.ok()) return JsonResponse(200, json::serialize(*done));
     if (done.status().code() != Code::kConflict) return ObjectResult(done.status(), r, info.name);
@@ -411,7 +417,7 @@ StatusOr<json::value> ResourceHandler::DeleteObject(const api::ResourceInfo& r,
 
 StatusOr<http::Response> ResourceHandler::Delete(const api::ResourceInfo& r,
                                                  const RequestInfo& info, const Query& query,
-                                                 const http::Request& req) {
+                                                 const http::Request& req, const UserInfo& user) {
   if (!info.subresource.empty()) {
     return Status(Code::kMethodNotAllowed, "DELETE is not supported on the " + info.subresource +
                                                " subresource");
@@ -426,6 +432,8 @@ StatusOr<http::Response> ResourceHandler::Delete(const api::ResourceInfo& r,
     const json::value* d = Find(*options, {"dryRun"});
     if (d && d->is_array() && !d->get_array().empty() && d->get_array()[0] == "All") dry_run = true;
   }
+  KUMO_RETURN_IF_ERROR(ctx_.admission.Admit(AdmissionRequest{
+      "delete", r, info.namespace_, info.name, "", nullptr, nullptr, &user, dry_run}));
   std::string key = r.Key(info.namespace_, info.name);
   if (r.kind == "Namespace" && !dry_run) {
     // Mark terminating, delete the contents, then the namespace once it is empty.

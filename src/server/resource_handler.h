@@ -5,6 +5,8 @@
 
 #include "api/resource.h"
 #include "common/clock.h"
+#include "server/admission.h"
+#include "server/auth.h"
 #include "server/http/http_server.h"
 #include "server/metrics.h"
 #include "server/request_info.h"
@@ -19,6 +21,7 @@ struct HandlerContext {
   const api::Registry& registry;
   Metrics& metrics;
   const Clock& clock;
+  const AdmissionChain& admission;
 };
 
 // Stateless apart from the borrowed context; callable from many threads at once.
@@ -27,8 +30,9 @@ class ResourceHandler {
   explicit ResourceHandler(HandlerContext ctx) : ctx_(ctx) {}
 
   // Serves one resource request for `resource` (already looked up from `info`).
+  // `user` is the authenticated caller (admission plugins see it).
   void Serve(const api::ResourceInfo& resource, const RequestInfo& info, const Query& query,
-             const http::Request& req, http::ResponseWriter& writer);
+             const http::Request& req, const UserInfo& user, http::ResponseWriter& writer);
 
   // Deletes every namespaced object in `ns` (objects with finalizers get a deletionTimestamp
   // instead). Returns how many objects remain.
@@ -40,13 +44,13 @@ class ResourceHandler {
   StatusOr<http::Response> List(const api::ResourceInfo& r, const RequestInfo& info,
                                 const Query& query, const http::Request& req);
   StatusOr<http::Response> Create(const api::ResourceInfo& r, const RequestInfo& info,
-                                  const Query& query, const http::Request& req);
+                                  const Query& query, const http::Request& req, const UserInfo& user);
   StatusOr<http::Response> Update(const api::ResourceInfo& r, const RequestInfo& info,
-                                  const Query& query, const http::Request& req);
+                                  const Query& query, const http::Request& req, const UserInfo& user);
   StatusOr<http::Response> Patch(const api::ResourceInfo& r, const RequestInfo& info,
-                                 const Query& query, const http::Request& req);
+                                 const Query& query, const http::Request& req, const UserInfo& user);
   StatusOr<http::Response> Delete(const api::ResourceInfo& r, const RequestInfo& info,
-                                  const Query& query, const http::Request& req);
+                                  const Query& query, const http::Request& req, const UserInfo& user);
   StatusOr<http::Response> DeleteCollection(const api::ResourceInfo& r, const RequestInfo& info,
                                             const Query& query, const http::Request& req);
   // Streams watch events until the client leaves, the timeout passes or the server stops.
