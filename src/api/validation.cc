@@ -1,6 +1,7 @@
 #include "api/validation.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <set>
 
 #include "api/quantity.h"

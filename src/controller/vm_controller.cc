@@ -64,7 +64,8 @@ std::string OwnerUid(const json::value& vmi) {
 
 VmController::VmController(store::Store& store, store::WatchCache& cache, EventRecorder& events,
                            const Clock& clock, VmControllerOptions options)
-    : store_(store), cache_(cache), events_(events), clock_(clock), options_(options) {
+    : store_(store), cache_(cache), events_(events), clock_(clock), options_(options),
+      ipam_(store, cache) {
   std::vector<Controller::Watch> watches = {
       {Vms().KeyPrefix(), [](const store::CachedObject& o) { return std::vector<std::string>{o.key}; }},
       {Vmis().KeyPrefix(),
@@ -123,6 +124,28 @@ Status VmController::CreateVmi(const json::value& vm) {
   }
   labels["vm.kubevirt.io/name"] = name;
   meta["labels"] = std::move(labels);
+
+  // The VM's address: Calico's fixed-IP annotation, a named reservation, or the pools.
+  std::string fixed, reservation = GetString(vm, {"metadata", "annotations", kIpReservationAnnotation});
+  if (tmpl) {
+    std::string calico = GetString(*tmpl, {"metadata", "annotations", kCalicoIpAddrs});
+    if (!calico.empty()) {
+      auto list = ParseJson(calico);
+      if (!list.ok() || !list->is_array() || list->get_array().size() != 1 ||
+          !list->get_array()[0].is_string()) {
+        return Status(Code::kInvalid, std::string(kCalicoIpAddrs) +
+                                          " must be a JSON list with one address, e.g. '[\"10.0.0.5\"]'");
+      }
+      fixed = std::string(list->get_array()[0].get_string());
+    }
+    if (reservation.empty()) reservation = GetString(*tmpl, {"metadata", "annotations", kIpReservationAnnotation});
+  }
+  KUMO_ASSIGN_OR_RETURN(std::optional<std::string> ip, ipam_.AddressForVm(ns, name, fixed, reservation));
+  if (ip) {
+    json::value& ann = meta["annotations"];
+    if (!ann.is_object()) ann = json::object();
+    ann.get_object()[kVmiIpAnnotation] = *ip;
+  }
   json::value vmi = json::object{{"apiVersion", "kubevirt.io/v1"},
                                  {"kind", "VirtualMachineInstance"},
                                  {"metadata", std::move(meta)},
@@ -193,6 +216,9 @@ StatusOr<Result> VmController::Reconcile(const std::string& key) {
       backoff_.erase(key);
     }
     if (vmi && !OwnerUid(*vmi).empty() && !Terminating(*vmi)) KUMO_RETURN_IF_ERROR(DeleteVmi(*vmi));
+    // Its addresses go back to the pool, unless a reservation keeps them.
+    size_t slash = rest.find('/');
+    KUMO_RETURN_IF_ERROR(ipam_.ReleaseVm(rest.substr(0, slash), rest.substr(slash + 1)));
     return Result{};
   }
   std::string vm_uid = GetString(*vm, {"metadata", "uid"});
@@ -247,7 +273,8 @@ StatusOr<Result> VmController::Reconcile(const std::string& key) {
       return Status::Ok();
     }
     Status st = CreateVmi(*vm);
-    if (st.code() == Code::kNotFound) {
+    if (st.code() == Code::kNotFound || st.code() == Code::kConflict || st.code() == Code::kInvalid ||
+        st.code() == Code::kUnavailable || st.code() == Code::kForbidden) {
       failure = st.message();
       events_.Record(*vm, "Warning", "FailedCreate", st.message());
       result.requeue_after = std::chrono::seconds(10);

@@ -11,6 +11,7 @@
 #include "common/clock.h"
 #include "controller/controller.h"
 #include "controller/events.h"
+#include "controller/ipam.h"
 #include "store/store.h"
 #include "store/watch_cache.h"
 
@@ -58,7 +59,15 @@ class VmController {
   const VmControllerOptions options_;
   std::mutex mu_;
   std::map<std::string, Backoff> backoff_;  // by VM key
+  Ipam ipam_;
   std::unique_ptr<Controller> controller_;
 };
+
+// Annotations that choose a VM's address: Calico's fixed-IP annotation on the VM template
+// (a JSON list with one address), and Kumo's reservation reference (on the VM or its template).
+inline constexpr char kCalicoIpAddrs[] = "cni.projectcalico.org/ipAddrs";
+inline constexpr char kIpReservationAnnotation[] = "kumo.io/ip-reservation";
+// Set on a VMI: the address its node routes to it.
+inline constexpr char kVmiIpAnnotation[] = "kumo.io/ip";
 
 }  // namespace kumo::controller

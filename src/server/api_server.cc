@@ -11,12 +11,14 @@
 #include "api/resource.h"
 #include "client/kubeconfig.h"
 #include "controller/events.h"
+#include "controller/ipam_controller.h"
 #include "controller/vm_controller.h"
 #include "common/file_util.h"
 #include "common/log.h"
 #include "server/auth.h"
 #include "server/discovery.h"
 #include "server/http/http_server.h"
+#include "server/ipam_admission.h"
 #include "server/metrics.h"
 #include "server/object_meta.h"
 #include "server/pki.h"
@@ -99,6 +101,8 @@ class ApiServerImpl : public ApiServer {
   std::unique_ptr<VmSubresources> subresources_;
   std::unique_ptr<controller::EventRecorder> events_;
   std::unique_ptr<controller::VmController> vm_controller_;
+  std::unique_ptr<controller::Ipam> ipam_;
+  std::unique_ptr<controller::IpamController> ipam_controller_;
   std::unique_ptr<scheduler::Scheduler> scheduler_;
   std::unique_ptr<http::HttpServer> http_;
   std::string url_;
@@ -158,8 +162,12 @@ Status ApiServerImpl::Init() {
   events_ = std::make_unique<controller::EventRecorder>(*store_, RealClock::Get(), "kumo-controller");
   vm_controller_ = std::make_unique<controller::VmController>(*store_, *cache_, *events_, RealClock::Get());
   scheduler_ = std::make_unique<scheduler::Scheduler>(*store_, *cache_, *events_, RealClock::Get());
+  ipam_ = std::make_unique<controller::Ipam>(*store_, *cache_);
+  ipam_controller_ = std::make_unique<controller::IpamController>(*store_, *cache_, *events_, RealClock::Get());
+  admission_.Add(std::make_unique<IpamAdmission>(*ipam_));
   vm_controller_->Start();
   scheduler_->Start();
+  ipam_controller_->Start();
 
   // Transport.
   http::ServerOptions ho;
@@ -245,10 +253,12 @@ void ApiServerImpl::Stop() {
   if (http_) http_->Stop();
   if (sweeper_.joinable()) sweeper_.join();
   if (scheduler_) scheduler_->Stop();
+  if (ipam_controller_) ipam_controller_->Stop();
   if (vm_controller_) vm_controller_->Stop();
   if (cache_) cache_->Stop();
   http_.reset();
   scheduler_.reset();
+  ipam_controller_.reset();
   vm_controller_.reset();
   events_.reset();
   handler_.reset();
