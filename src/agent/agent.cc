@@ -11,6 +11,7 @@
 #include <set>
 #include <thread>
 
+#include "agent/vm_network.h"
 #include "agent/vmi_spec.h"
 #include "common/clock.h"
 #include "common/log.h"
@@ -73,6 +74,7 @@ class AgentImpl : public Agent {
   AgentOptions options_;
   std::unique_ptr<client::RestClient> client_;
   std::unique_ptr<Runtime> runtime_;
+  std::unique_ptr<VmNetwork> network_;
   bool kvm_ = false;
 
   std::atomic<bool> stop_{false};
@@ -90,7 +92,10 @@ Status AgentImpl::Init() {
     options_.node_name = host;
   }
   kvm_ = options_.accel == "kvm" || (options_.accel == "auto" && ProbeKvm("qemu-system-x86_64", 3000));
+  network_ = std::make_unique<VmNetwork>(
+      VmNetworkOptions{options_.data_dir, options_.node_name, options_.node_ip});
   KUMO_RETURN_IF_ERROR(RegisterNode());
+  if (Status st = network_->Sync(*client_); !st.ok()) spdlog::warn("network sync failed: {}", st.ToString());
   // Adopt what is already running here.
   for (const auto& ref : runtime_->List()) Enqueue(ref.ns + "/" + ref.name);
   threads_.emplace_back([this] { HeartbeatLoop(); });
@@ -130,6 +135,10 @@ Status AgentImpl::RegisterNode() {
            {"capacity", json::object{{"cpu", std::to_string(cpus)}, {"memory", std::to_string(mem / 1024) + "Ki"}}},
            {"allocatable",
             json::object{{"cpu", std::to_string(cpus)}, {"memory", std::to_string(alloc_mem / 1024) + "Ki"}}},
+           {"addresses", options_.node_ip.empty()
+                             ? json::array{json::object{{"type", "Hostname"}, {"address", options_.node_name}}}
+                             : json::array{json::object{{"type", "InternalIP"}, {"address", options_.node_ip}},
+                                           json::object{{"type", "Hostname"}, {"address", options_.node_name}}}},
            {"nodeInfo", json::object{{"kubeletVersion", "kumo-agent/0.1.0"},
                                      {"kernelVersion", u.release},
                                      {"osImage", "Linux"},
@@ -188,6 +197,8 @@ void AgentImpl::HeartbeatLoop() {
     if (stop_) break;
     Status st = Heartbeat();
     if (!st.ok()) spdlog::warn("heartbeat failed: {}", st.ToString());
+    st = network_->Sync(*client_);
+    if (!st.ok()) spdlog::warn("network sync failed: {}", st.ToString());
     // Resync: look at every local VM and every VMI bound here.
     for (const auto& ref : runtime_->List()) Enqueue(ref.ns + "/" + ref.name);
   }
@@ -323,9 +334,11 @@ void AgentImpl::Sync(const std::string& ns, const std::string& name) {
       runtime_->Stop(ns, name, 0);
       runtime_->Cleanup(ns, name);
     }
+    network_->TearDown(ns, name, got.ok() ? GetString(*got, {"metadata", "annotations", "kumo.io/ip"}) : "");
     return;
   }
   const json::value& vmi = *got;
+  const std::string ip = GetString(vmi, {"metadata", "annotations", "kumo.io/ip"});
   std::string phase = GetString(vmi, {"status", "phase"});
   std::string uid = GetString(vmi, {"metadata", "uid"});
 
@@ -341,6 +354,7 @@ void AgentImpl::Sync(const std::string& ns, const std::string& name) {
       RecordEvent(vmi, "Normal", "Stopped", "The virtual machine was shut down");
     }
     runtime_->Cleanup(ns, name);
+    network_->TearDown(ns, name, ip);
     Status st = RemoveFinalizer(ns, name);
     if (!st.ok()) {
       spdlog::warn("cannot release VMI {}/{}: {}", ns, name, st.ToString());
@@ -353,6 +367,7 @@ void AgentImpl::Sync(const std::string& ns, const std::string& name) {
       runtime_->Stop(ns, name, 0);
       runtime_->Cleanup(ns, name);
     }
+    network_->TearDown(ns, name, ip);
     return;
   }
   std::string local_uid;
@@ -380,6 +395,11 @@ void AgentImpl::Sync(const std::string& ns, const std::string& name) {
 
   switch (local.phase) {
     case VmPhase::kRunning: {
+      if (!ip.empty()) {
+        // After an agent restart: the tap survived with QEMU; the DHCP responder did not.
+        auto tap = network_->SetUp(ns, name, ip, GetString(vmi, {"spec", "hostname"}, name));
+        if (!tap.ok()) spdlog::warn("network of {}/{}: {}", ns, name, tap.status().ToString());
+      }
       if (phase != "Running") {
         json::object st{{"phase", "Running"},
                         {"nodeName", options_.node_name},
@@ -400,6 +420,7 @@ void AgentImpl::Sync(const std::string& ns, const std::string& name) {
       RecordEvent(vmi, "Normal", "Stopped", "The guest shut itself down");
       runtime_->Stop(ns, name, 0);
       runtime_->Cleanup(ns, name);
+      network_->TearDown(ns, name, ip);
       return;
     }
     case VmPhase::kFailed: {
@@ -407,6 +428,7 @@ void AgentImpl::Sync(const std::string& ns, const std::string& name) {
       PatchStatus(ns, name, json::object{{"phase", "Failed"}, {"conditions", ready_conditions(false, "Failed", why)}});
       RecordEvent(vmi, "Warning", "Failed", why);
       runtime_->Cleanup(ns, name);
+      network_->TearDown(ns, name, ip);
       return;
     }
     case VmPhase::kAbsent:
@@ -434,12 +456,23 @@ void AgentImpl::Sync(const std::string& ns, const std::string& name) {
     }
     return;
   }
+  if (!ip.empty()) {
+    auto tap = network_->SetUp(ns, name, ip, GetString(vmi, {"spec", "hostname"}, name));
+    if (!tap.ok()) {
+      PatchStatus(ns, name, json::object{{"phase", "Failed"}, {"conditions", ready_conditions(false, "FailedCreate", tap.status().message())}});
+      RecordEvent(vmi, "Warning", "FailedCreate", "cannot set up the VM's network: " + tap.status().message());
+      return;
+    }
+    spec->network_mode = "tap";
+    spec->tap_device = *tap;
+  }
   spdlog::info("starting {}/{}", ns, name);
   Status started = runtime_->Start(*spec);
   if (!started.ok() && started.code() != Code::kAlreadyExists) {
     PatchStatus(ns, name, json::object{{"phase", "Failed"}, {"conditions", ready_conditions(false, "FailedCreate", started.message())}});
     RecordEvent(vmi, "Warning", "FailedCreate", started.message());
     runtime_->Cleanup(ns, name);
+    network_->TearDown(ns, name, ip);
     return;
   }
   Enqueue(ns + "/" + name);  // report Running

@@ -16,6 +16,7 @@ struct AgentOptions {
   std::string node_name;   // defaults to the host name
   std::string data_dir = "/var/lib/kumo-agent";
   std::string accel = "auto";  // auto (probe KVM, else TCG), kvm, tcg
+  std::string node_ip;         // the node's address (InternalIP, BGP router id); "" = no BGP
   int heartbeat_seconds = 5;
   int lease_duration_seconds = 40;
   int64_t reserved_memory_bytes = 512LL << 20;  // kept for the host, not offered to VMs

@@ -51,12 +51,13 @@ std::string ImageNameOf(const std::string& ref) {
 
 json::array InterfacesStatus(const json::value& vmi) {
   json::array out;
+  std::string ip = GetString(vmi, {"metadata", "annotations", "kumo.io/ip"}, "10.0.2.15");
   const json::value* ifs = Find(vmi, {"spec", "domain", "devices", "interfaces"});
   if (ifs && ifs->is_array()) {
     for (const auto& i : ifs->get_array()) {
       out.push_back(json::object{{"name", GetString(i, {"name"})},
-                                 {"ipAddress", "10.0.2.15"},
-                                 {"ipAddresses", json::array{"10.0.2.15"}},
+                                 {"ipAddress", ip},
+                                 {"ipAddresses", json::array{json::value(ip)}},
                                  {"infoSource", "domain"}});
     }
   }

@@ -16,8 +16,8 @@ StatusOr<VmSpec> SpecFromVmi(const json::value& vmi, client::RestClient& client)
 // "quay.io/containerdisks/fedora:39" give "tiny", "tiny" and "fedora".
 std::string ImageNameOf(const std::string& container_disk_image);
 
-// status.interfaces for a VMI running with user-mode networking (KubeVirt masquerade: the
-// guest has 10.0.2.2/24... reported as the pod address would be).
+// status.interfaces: the VMI's routed address (annotation kumo.io/ip), or 10.0.2.15 for a VM on
+// QEMU user-mode NAT (no IP pool), as KubeVirt's masquerade binding reports its guest address.
 json::array InterfacesStatus(const json::value& vmi);
 
 }  // namespace kumo::agent

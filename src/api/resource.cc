@@ -366,6 +366,56 @@ ResourceInfo IPAllocation() {
   return r;
 }
 
+ResourceInfo BGPPeer() {
+  ResourceInfo r{.group = "kumo.io", .version = "v1alpha1", .kind = "BGPPeer", .plural = "bgppeers",
+                 .singular = "bgppeer", .namespaced = false};
+  r.columns = {NameColumn(), PathColumn("Peer IP", "spec.peerIP", "Address of the BGP peer."),
+               PathColumn("AS", "spec.asNumber", "The peer's AS number."),
+               PathColumn("Node", "spec.node", "The node that peers (empty: every node)."), AgeColumn()};
+  r.validate = ValidateGenericObject;
+  return r;
+}
+
+ResourceInfo BGPConfiguration() {
+  ResourceInfo r{.group = "kumo.io", .version = "v1alpha1", .kind = "BGPConfiguration",
+                 .plural = "bgpconfigurations", .singular = "bgpconfiguration", .namespaced = false};
+  r.columns = {NameColumn(), PathColumn("AS", "spec.asNumber", "The nodes' AS number (default 64512)."),
+               PathColumn("Mesh", "spec.nodeToNodeMeshEnabled", "Node-to-node iBGP mesh."), AgeColumn()};
+  r.validate = ValidateGenericObject;
+  return r;
+}
+
+// "used/limit" of one quota resource, "used" when unlimited.
+Column QuotaColumn(std::string name, std::string key, std::string description, int priority = 0) {
+  return {std::move(name), "string", "", std::move(description), priority,
+          [key](const json::value& o, int64_t) {
+            std::string used = FieldValue(o, "status.usage." + key);
+            std::string limit = FieldValue(o, "spec.quota." + key);
+            if (used.empty()) used = "0";
+            return json::value(limit.empty() ? used : used + "/" + limit);
+          }};
+}
+
+ResourceInfo Tenant() {
+  ResourceInfo r{.group = "kumo.io", .version = "v1alpha1", .kind = "Tenant", .plural = "tenants",
+                 .singular = "tenant", .namespaced = false, .has_status = true};
+  r.short_names = {"tnt"};
+  r.selectable_fields = {"status.phase"};
+  r.columns = {NameColumn(),
+               QuotaColumn("VMs", "vms", "VMs used (and the quota)."),
+               QuotaColumn("vCPUs", "vcpus", "vCPUs used (and the quota)."),
+               QuotaColumn("Memory", "memory", "Memory used, guest plus overhead (and the quota)."),
+               QuotaColumn("IPs", "ips", "Addresses claimed (and the quota).", 1),
+               {"Members", "integer", "", "Number of members.", 0,
+                [](const json::value& o, int64_t) {
+                  const json::value* m = Find(o, {"spec", "members"});
+                  return json::value(m && m->is_array() ? static_cast<int64_t>(m->get_array().size()) : 0);
+                }},
+               PathColumn("Phase", "status.phase", "Active or Terminating."), AgeColumn()};
+  r.validate = ValidateTenant;
+  return r;
+}
+
 }  // namespace
 
 const Registry& DefaultRegistry() {
@@ -383,6 +433,9 @@ const Registry& DefaultRegistry() {
       IPPool(),
       IPReservation(),
       IPAllocation(),
+      BGPPeer(),
+      BGPConfiguration(),
+      Tenant(),
   });
   return *registry;
 }

@@ -422,4 +422,102 @@ Status ValidateIPReservation(const json::value& obj) {
   return errs.ToStatus(KindOf(obj), GetString(obj, {"metadata", "name"}));
 }
 
+Status ValidateTenant(const json::value& obj) {
+  FieldErrors errs;
+  CheckMetadata(obj, /*label_name=*/true, errs);
+  std::string name = GetString(obj, {"metadata", "name"});
+  if (name == "default" || name == "kumo-system" || name.rfind("kube-", 0) == 0) {
+    errs.InvalidValue("metadata.name", name,
+                      "is a system namespace; a tenant needs a namespace of its own");
+  }
+  const json::value* spec = Find(obj, {"spec"});
+  if (spec && !spec->is_null() && !spec->is_object()) {
+    errs.TypeInvalid("spec", "must be an object");
+    return errs.ToStatus(KindOf(obj), name);
+  }
+  if (const json::value* quota = spec ? Find(*spec, {"quota"}) : nullptr; quota && !quota->is_null()) {
+    if (!quota->is_object()) {
+      errs.TypeInvalid("spec.quota", "must be an object");
+    } else {
+      for (const auto& kv : quota->get_object()) {
+        std::string field = "spec.quota." + std::string(kv.key());
+        if (kv.key() == "memory") {
+          const json::value& q = kv.value();
+          std::string text = q.is_string() ? std::string(q.get_string())
+                                           : q.is_number() ? json::serialize(q) : "";
+          auto v = text.empty() ? StatusOr<double>(BadRequest("")) : ParseQuantity(text);
+          if (!v.ok() || *v < 0) {
+            errs.InvalidValue(field, text.empty() ? json::serialize(q) : text,
+                              "must be a non-negative quantity such as \"64Gi\"");
+          }
+        } else if (kv.key() == "vcpus" || kv.key() == "vms" || kv.key() == "ips" ||
+                   kv.key() == "reservations") {
+          const json::value& v = kv.value();
+          if ((!v.is_int64() && !v.is_uint64()) || v.to_number<int64_t>() < 0) {
+            errs.InvalidValue(field, json::serialize(v), "must be a non-negative integer");
+          }
+        } else {
+          errs.NotSupported(field, std::string(kv.key()),
+                            {"vcpus", "memory", "vms", "ips", "reservations"});
+        }
+      }
+    }
+  }
+  if (const json::value* sel = spec ? Find(*spec, {"nodeSelector"}) : nullptr; sel && !sel->is_null()) {
+    if (!sel->is_object()) {
+      errs.TypeInvalid("spec.nodeSelector", "must be a map of node label keys to values");
+    } else {
+      for (const auto& kv : sel->get_object()) {
+        if (!kv.value().is_string() || kv.key().empty()) {
+          errs.TypeInvalid("spec.nodeSelector[" + std::string(kv.key()) + "]",
+                           "keys must be non-empty and values strings");
+        }
+      }
+    }
+  }
+  if (const json::value* pools = spec ? Find(*spec, {"ipPools"}) : nullptr; pools && !pools->is_null()) {
+    if (!pools->is_array()) {
+      errs.TypeInvalid("spec.ipPools", "must be a list of IPPool names");
+    } else {
+      int i = 0;
+      for (const auto& p : pools->get_array()) {
+        if (!p.is_string() || p.get_string().empty()) {
+          errs.TypeInvalid("spec.ipPools[" + std::to_string(i) + "]", "must be an IPPool name");
+        }
+        ++i;
+      }
+    }
+  }
+  if (const json::value* members = spec ? Find(*spec, {"members"}) : nullptr; members && !members->is_null()) {
+    if (!members->is_array()) {
+      errs.TypeInvalid("spec.members", "must be a list of {user, role}");
+    } else {
+      std::set<std::string> seen;
+      int i = 0;
+      for (const auto& m : members->get_array()) {
+        std::string field = "spec.members[" + std::to_string(i++) + "]";
+        std::string user = GetString(m, {"user"});
+        std::string role = GetString(m, {"role"});
+        if (user.empty()) {
+          errs.Required(field + ".user", "the user name the member's token authenticates as");
+        } else if (user.rfind("system:", 0) == 0) {
+          errs.InvalidValue(field + ".user", user, "names starting with \"system:\" are reserved");
+        } else if (!seen.insert(user).second) {
+          errs.Duplicate(field + ".user", user);
+        }
+        if (role != "admin" && role != "member" && role != "viewer") {
+          errs.NotSupported(field + ".role", role, {"admin", "member", "viewer"});
+        }
+      }
+    }
+  }
+  if (const json::value* share = spec ? Find(*spec, {"apiShare"}) : nullptr; share && !share->is_null()) {
+    if ((!share->is_int64() && !share->is_uint64()) || share->to_number<int64_t>() < 1 ||
+        share->to_number<int64_t>() > 100) {
+      errs.InvalidValue("spec.apiShare", json::serialize(*share), "must be an integer from 1 to 100");
+    }
+  }
+  return errs.ToStatus(KindOf(obj), name);
+}
+
 }  // namespace kumo::api

@@ -37,6 +37,11 @@ Status ValidateIPPool(const json::value& obj);
 // kumo.io/v1alpha1 IPReservation: spec.addresses (IPv4 list) or spec.count (1..256), not both.
 Status ValidateIPReservation(const json::value& obj);
 
+// kumo.io/v1alpha1 Tenant: the name becomes the tenant's namespace (a DNS label, not a system
+// namespace); spec.quota counts and memory, spec.nodeSelector, spec.ipPools, spec.members
+// (user and role admin|member|viewer, users unique and not system:*), spec.apiShare (1..100).
+Status ValidateTenant(const json::value& obj);
+
 // Parses dotted IPv4 ("10.0.0.5"); false when malformed.
 bool ParseIPv4(std::string_view text, uint32_t& out);
 

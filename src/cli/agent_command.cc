@@ -22,6 +22,8 @@ CLI::App* AddAgentCommand(CLI::App& app, AgentFlags& flags) {
       ->required();
   cmd->add_option("--server", flags.server, "API server URL (overrides the kubeconfig's)");
   cmd->add_option("--node-name", flags.node_name, "Name of this node (default: the host name)");
+  cmd->add_option("--node-ip", flags.node_ip,
+                  "This node's address: its InternalIP and BGP router id (BGP needs it)");
   cmd->add_option("--data-dir", flags.data_dir, "Directory for VM disks, sockets and logs")
       ->capture_default_str();
   cmd->add_option("--accel", flags.accel, "auto (probe KVM, fall back to TCG), kvm or tcg")
@@ -49,6 +51,7 @@ int RunAgent(const AgentFlags& flags) {
   }
   agent::AgentOptions ao;
   ao.node_name = flags.node_name;
+  ao.node_ip = flags.node_ip;
   ao.data_dir = flags.data_dir;
   ao.accel = flags.accel;
   auto agent = agent::Agent::Start(ao, std::move(*client), std::move(*runtime));

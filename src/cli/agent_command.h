@@ -13,6 +13,7 @@ struct AgentFlags {
   std::string kubeconfig;
   std::string server;  // overrides the kubeconfig's server URL
   std::string node_name;
+  std::string node_ip;
   std::string data_dir = "/var/lib/kumo-agent";
   std::string accel = "auto";
   std::string log_level = "info";

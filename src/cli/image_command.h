@@ -1,7 +1,8 @@
-// `kumo image build tiny`: builds the tiny demo image and registers it as an Image.
+// `kumo image list|build|import|delete`: the disk images VMs boot from (kumo.io/v1alpha1
+// Image objects pointing at files in the nodes' image directory).
 #pragma once
 
-#include <string>
+#include "cli/command.h"
 
 namespace CLI {
 class App;
@@ -9,13 +10,10 @@ class App;
 
 namespace kumo::cli {
 
-struct ImageFlags {
-  std::string kubeconfig;
-  std::string image_dir = "/var/lib/kumo/images";
-  std::string what;  // "tiny"
-};
+void AddImageCommands(CLI::App& app, Cli& cli);
 
-CLI::App* AddImageCommand(CLI::App& app, ImageFlags& flags);
-int RunImageBuild(const ImageFlags& flags);
+// An Image name from a file name or URL: its last path segment without extensions such as
+// .qcow2, .img, .raw, lower-cased, other characters replaced by '-'.
+std::string ImageNameFromSource(const std::string& source);
 
 }  // namespace kumo::cli

@@ -1,19 +1,9 @@
-// Image objects (kumo.io/v1alpha1) as the CLI registers them.
+// The CLI's view of agent/image/image_registry.h.
 #pragma once
 
-#include <string>
-
-#include "client/rest_client.h"
+#include "agent/image/image_registry.h"
 
 namespace kumo::cli {
-
-// Creates or replaces the Image `name` and marks it Ready at `path` on the nodes.
-Status RegisterImage(client::RestClient& client, const std::string& name, const std::string& format,
-                     const json::value& source, const std::string& path, int64_t size,
-                     const std::string& sha256);
-
-// Builds the tiny image under `image_dir` (cache under image_dir/.cache) and registers it as
-// the Image "tiny". Progress lines go to stderr.
-Status BuildAndRegisterTiny(client::RestClient& client, const std::string& image_dir);
-
+using agent::BuildAndRegisterTiny;
+using agent::RegisterImage;
 }  // namespace kumo::cli

@@ -15,6 +15,7 @@ namespace {
 constexpr char kUsageMarker[] = "kumo.cli/usage";
 constexpr char kHintMarker[] = "kumo.cli/hint";
 constexpr char kReasonMarker[] = "kumo.cli/reason";
+constexpr char kReportedMarker[] = "kumo.cli/reported";
 
 Status WithCause(const Status& status, const char* marker, const std::string& text) {
   std::vector<Cause> causes = status.causes();
@@ -66,6 +67,9 @@ int ReportError(const Status& status, const std::string& command_path) {
     std::cerr << "Error: " << status.message() << "\n";
     if (!command_path.empty()) std::cerr << "Run '" << command_path << " --help' for usage.\n";
     return 2;
+  }
+  for (const auto& c : status.causes()) {
+    if (c.reason == kReportedMarker) return 1;
   }
   std::string message = status.message();
   while (!message.empty() && (message.back() == '\n' || message.back() == '.')) message.pop_back();
@@ -140,6 +144,10 @@ Status Explain(const Status& status, const std::string& what, const std::string&
 
 Status WithHint(Status status, const std::string& hint) {
   return WithCause(status, kHintMarker, hint);
+}
+
+Status AlreadyReported(Code code) {
+  return Status(code == Code::kOk ? Code::kInternal : code, "reported", {Cause{kReportedMarker, "", ""}});
 }
 
 Status WithReason(Status status, const std::string& reason) {

@@ -69,6 +69,10 @@ Status Explain(const Status& status, const std::string& what, const std::string&
 // `status` with a hint that ReportError prints after the reason: "...(NotFound); <hint>".
 Status WithHint(Status status, const std::string& hint);
 
+// A failure that was already reported (commands on several names report each one): ReportError
+// prints nothing more and returns 1.
+Status AlreadyReported(Code code);
+
 // `status` printed with `reason` instead of its code's reason, e.g. "(ErrImagePull)".
 Status WithReason(Status status, const std::string& reason);
 

@@ -16,10 +16,11 @@ namespace kumo::cli {
 using ProgressFn = std::function<void(const std::string&)>;
 
 // Waits until the VM's instance is Running and returns the VMI. Timeout after
-// `timeout_seconds`; a usage-level explanation (status, message) when the VM cannot start.
+// `timeout_seconds`; the VM's status as the reason (ErrImagePull, CrashLoopBackOff) when it
+// cannot start. An instance with uid `old_uid` (a restart's predecessor) does not count.
 StatusOr<json::value> WaitForRunning(client::RestClient& client, const std::string& ns,
                                      const std::string& name, int timeout_seconds,
-                                     const ProgressFn& progress);
+                                     const ProgressFn& progress, const std::string& old_uid = "");
 
 // Waits until the VM has no running instance (printableStatus Stopped).
 Status WaitForStopped(client::RestClient& client, const std::string& ns, const std::string& name,

@@ -12,11 +12,16 @@
 #include "client/kubeconfig.h"
 #include "controller/events.h"
 #include "controller/ipam_controller.h"
+#include "controller/tenant_controller.h"
 #include "controller/vm_controller.h"
 #include "common/file_util.h"
 #include "common/log.h"
+#include "server/audit.h"
 #include "server/auth.h"
+#include "server/authz.h"
 #include "server/discovery.h"
+#include "server/event_rate_limit.h"
+#include "server/flow_control.h"
 #include "server/http/http_server.h"
 #include "server/ipam_admission.h"
 #include "server/metrics.h"
@@ -26,7 +31,11 @@
 #include "server/resource_handler.h"
 #include "server/responses.h"
 #include "scheduler/scheduler.h"
+#include "server/tenancy.h"
+#include "server/tenancy_admission.h"
+#include "server/tokens.h"
 #include "server/vm_subresources.h"
+#include "store/event_store.h"
 #include "store/sqlite/sqlite_store.h"
 #include "store/watch_cache.h"
 
@@ -86,8 +95,13 @@ class ApiServerImpl : public ApiServer {
 
  private:
   void Handle(const http::Request& req, http::ResponseWriter& writer);
+  // Serves an authenticated, admitted-by-flow-control and authorized request.
+  void Route(const http::Request& req, const RequestInfo& info, const Query& query,
+             const UserInfo& user, http::ResponseWriter& writer);
   void SendNonResource(const http::Request& req, http::ResponseWriter& writer);
   Status SeedDefaults();
+  // Events store, tenants, authorization, flow control, audit log, tenant admission.
+  Status InitTenancy(const store::WatchCache::Indexer& indexer);
   void SweepNamespaces();
 
   ApiServerOptions options_;
@@ -104,6 +118,16 @@ class ApiServerImpl : public ApiServer {
   std::unique_ptr<controller::Ipam> ipam_;
   std::unique_ptr<controller::IpamController> ipam_controller_;
   std::unique_ptr<scheduler::Scheduler> scheduler_;
+  // Multi-tenancy: events apart, tenants, authorization, fair queuing, audit.
+  std::unique_ptr<store::EventStore> event_store_;
+  std::unique_ptr<StoreBinding> events_binding_;
+  std::unique_ptr<TenantDirectory> tenants_;
+  std::unique_ptr<Authorizer> authz_;
+  std::unique_ptr<FlowController> flow_;
+  std::unique_ptr<TokenResolver> tokens_;
+  std::unique_ptr<AuditLog> audit_;
+  TenantPolicyAdmission* tenant_policy_ = nullptr;  // owned by admission_
+  std::unique_ptr<controller::TenantController> tenant_controller_;
   std::unique_ptr<http::HttpServer> http_;
   std::string url_;
   std::atomic<bool> stopping_{false};
@@ -141,32 +165,40 @@ Status ApiServerImpl::Init() {
   KUMO_ASSIGN_OR_RETURN(store_, store::OpenSqliteStore(so));
   KUMO_RETURN_IF_ERROR(SeedDefaults());
   const api::Registry& registry = registry_;
-  cache_ = std::make_unique<store::WatchCache>(
-      *store_, "/registry/",
-      [&registry](const json::value& parsed, store::CachedObject& obj) {
-        obj.fields.emplace_back("metadata.name", GetString(parsed, {"metadata", "name"}));
-        obj.fields.emplace_back("metadata.namespace", GetString(parsed, {"metadata", "namespace"}));
-        if (const api::ResourceInfo* r = ResourceOfKey(registry, obj.key)) {
-          for (const auto& f : r->selectable_fields) {
-            obj.fields.emplace_back(f, api::FieldValue(parsed, f));
-          }
-        }
-      },
-      options_.watch_history);
+  auto indexer = [&registry](const json::value& parsed, store::CachedObject& obj) {
+    obj.fields.emplace_back("metadata.name", GetString(parsed, {"metadata", "name"}));
+    obj.fields.emplace_back("metadata.namespace", GetString(parsed, {"metadata", "namespace"}));
+    if (const api::ResourceInfo* r = ResourceOfKey(registry, obj.key)) {
+      for (const auto& f : r->selectable_fields) {
+        obj.fields.emplace_back(f, api::FieldValue(parsed, f));
+      }
+    }
+  };
+  cache_ = std::make_unique<store::WatchCache>(*store_, "/registry/", indexer, options_.watch_history);
   KUMO_RETURN_IF_ERROR(cache_->Start());
-  handler_ = std::make_unique<ResourceHandler>(
-      HandlerContext{*store_, *cache_, registry_, metrics_, RealClock::Get(), admission_});
+  KUMO_RETURN_IF_ERROR(InitTenancy(indexer));
+  HandlerContext hc{*store_, *cache_, registry_, metrics_, RealClock::Get(), admission_};
+  hc.store_for = [this](const api::ResourceInfo& r) -> const StoreBinding* {
+    return r.group.empty() && r.plural == "events" ? events_binding_.get() : nullptr;
+  };
+  handler_ = std::make_unique<ResourceHandler>(std::move(hc));
   subresources_ = std::make_unique<VmSubresources>(*store_);
 
   // Controllers run in the server process, on the store and cache directly.
-  events_ = std::make_unique<controller::EventRecorder>(*store_, RealClock::Get(), "kumo-controller");
+  events_ = std::make_unique<controller::EventRecorder>(event_store_->store(), RealClock::Get(), "kumo-controller");
   vm_controller_ = std::make_unique<controller::VmController>(*store_, *cache_, *events_, RealClock::Get());
   scheduler_ = std::make_unique<scheduler::Scheduler>(*store_, *cache_, *events_, RealClock::Get());
   ipam_ = std::make_unique<controller::Ipam>(*store_, *cache_);
   ipam_controller_ = std::make_unique<controller::IpamController>(*store_, *cache_, *events_, RealClock::Get());
   admission_.Add(std::make_unique<IpamAdmission>(*ipam_));
+  tenant_controller_ = std::make_unique<controller::TenantController>(
+      *store_, *cache_, *events_, RealClock::Get(), [this](const std::string& ns) -> StatusOr<json::object> {
+        KUMO_ASSIGN_OR_RETURN(Amounts used, tenant_policy_->Usage(ns));
+        return AmountsToJson(used);
+      });
   vm_controller_->Start();
   scheduler_->Start();
+  tenant_controller_->Start();
   ipam_controller_->Start();
 
   // Transport.
@@ -205,9 +237,33 @@ Status ApiServerImpl::Init() {
   return Status::Ok();
 }
 
+Status ApiServerImpl::InitTenancy(const store::WatchCache::Indexer& indexer) {
+  store::EventStoreOptions eo;
+  eo.path = options_.data_dir + "/events.db";
+  KUMO_ASSIGN_OR_RETURN(event_store_, store::EventStore::Open(eo, indexer, RealClock::Get()));
+  events_binding_ = std::make_unique<StoreBinding>(StoreBinding{event_store_->store(), event_store_->cache()});
+  // Events written into the main database by earlier versions are dropped.
+  if (auto old = store_->List(store::EventStore::kPrefix, "", 0, 0); old.ok()) {
+    for (const auto& kv : old->items) (void)store_->Delete(kv.key, 0);
+  }
+  tenants_ = std::make_unique<TenantDirectory>(*cache_);
+  authz_ = std::make_unique<Authorizer>(*tenants_);
+  flow_ = std::make_unique<FlowController>(
+      FlowControlConfig::Default(std::thread::hardware_concurrency()), *tenants_);
+  tokens_ = std::make_unique<TokenResolver>(*store_, *cache_);
+  auth_.SetTokenResolver([this](std::string_view token) { return tokens_->Resolve(token); });
+  KUMO_ASSIGN_OR_RETURN(audit_, AuditLog::Open(options_.data_dir + "/audit.log"));
+  auto policy = std::make_unique<TenantPolicyAdmission>(*tenants_, *cache_);
+  tenant_policy_ = policy.get();
+  admission_.Add(std::make_unique<EventRateLimitAdmission>(RealClock::Get()));
+  admission_.Add(std::make_unique<NodeRestrictionAdmission>());
+  admission_.Add(std::move(policy));
+  return Status::Ok();
+}
+
 Status ApiServerImpl::SeedDefaults() {
   std::vector<json::value> objects;
-  for (const char* ns : {"default", "kube-system", "kube-public", "kube-node-lease"}) {
+  for (const char* ns : {"default", "kube-system", "kube-public", "kube-node-lease", kSystemNamespace}) {
     objects.push_back(json::object{{"apiVersion", "v1"},
                                    {"kind", "Namespace"},
                                    {"metadata", json::object{{"name", ns}}},
@@ -250,19 +306,25 @@ void ApiServerImpl::SweepNamespaces() {
 
 void ApiServerImpl::Stop() {
   if (stopping_.exchange(true)) return;
+  if (flow_) flow_->Stop();  // wakes requests waiting for a seat
   if (http_) http_->Stop();
   if (sweeper_.joinable()) sweeper_.join();
   if (scheduler_) scheduler_->Stop();
   if (ipam_controller_) ipam_controller_->Stop();
   if (vm_controller_) vm_controller_->Stop();
+  if (tenant_controller_) tenant_controller_->Stop();
   if (cache_) cache_->Stop();
+  if (event_store_) event_store_->Stop();
   http_.reset();
   scheduler_.reset();
   ipam_controller_.reset();
   vm_controller_.reset();
+  tenant_controller_.reset();
   events_.reset();
   handler_.reset();
   cache_.reset();
+  events_binding_.reset();
+  event_store_.reset();
   store_.reset();
 }
 
@@ -272,7 +334,11 @@ void ApiServerImpl::SendNonResource(const http::Request& req, http::ResponseWrit
   if (p == "/api" || p == "/api/") {
     body = ApiVersionsJson();
   } else if (p == "/apis" || p == "/apis/") {
-    body = ApiGroupListJson(registry_);
+    body = WithAuthorizationGroup(ApiGroupListJson(registry_));
+  } else if (p == "/apis/authorization.k8s.io") {
+    body = AuthorizationGroupJson();
+  } else if (p == "/apis/authorization.k8s.io/v1") {
+    body = AuthorizationResourceListJson();
   } else if (p == "/api/v1") {
     body = ApiResourceListJson(registry_, "", "v1");
   } else if (p == "/apis/subresources.kubevirt.io/v1") {
@@ -321,6 +387,33 @@ void ApiServerImpl::Handle(const http::Request& req, http::ResponseWriter& write
   }
   Query query = ParseQuery(req.query);
   RequestInfo info = ParseRequestInfo(req.method, p, query);
+  // Fair queuing, then authorization, then the handlers (which run admission). Every response
+  // carries the flow-control headers; every mutating request is audited, allowed or not.
+  FlowClass flow = flow_->Classify(*user, info);
+  RecordingWriter w(writer, flow_->ResponseHeaders(flow));
+  Attributes attrs = AttributesOf(*user, info, query);
+  {
+    StatusOr<PriorityLevel::Seat> seat = flow_->Acquire(flow);
+    Decision d = seat.ok() ? authz_->Authorize(attrs) : Decision{};
+    if (!seat.ok()) {
+      w.Send(StatusResponse(seat.status()));
+    } else if (!d.allowed) {
+      w.Send(StatusResponse(ForbiddenStatus(attrs, d.reason),
+                            StatusDetails{attrs.name, attrs.group, attrs.resource}));
+    } else {
+      Route(req, info, query, *user, w);
+    }
+  }
+  if (info.is_resource_request && IsMutatingVerb(info.verb) && info.group != "authorization.k8s.io") {
+    audit_->Write(AuditRecord{user->name, user->groups, info.verb, info.group, info.resource,
+                              info.subresource, info.namespace_,
+                              info.name.empty() ? w.created_name() : info.name, w.status(),
+                              req.remote_addr});
+  }
+}
+
+void ApiServerImpl::Route(const http::Request& req, const RequestInfo& info, const Query& query,
+                          const UserInfo& user, http::ResponseWriter& writer) {
   if (!info.is_resource_request) {
     if (req.method != "GET" && req.method != "HEAD") {
       writer.Send(StatusResponse(Status(Code::kMethodNotAllowed,
@@ -328,6 +421,12 @@ void ApiServerImpl::Handle(const http::Request& req, http::ResponseWriter& write
       return;
     }
     SendNonResource(req, writer);
+    return;
+  }
+  if (info.group == "authorization.k8s.io") {
+    writer.Send(info.version == "v1" && info.resource == "selfsubjectaccessreviews" && info.verb == "create"
+                    ? authz_->ServeSelfSubjectAccessReview(user, req)
+                    : StatusResponse(NotFound("the server could not find the requested resource")));
     return;
   }
   if (info.group == "subresources.kubevirt.io" && info.version == "v1") {
@@ -341,7 +440,7 @@ void ApiServerImpl::Handle(const http::Request& req, http::ResponseWriter& write
                                  : NotFound("the server could not find the requested resource")));
     return;
   }
-  handler_->Serve(*r, info, query, req, *user, writer);
+  handler_->Serve(*r, info, query, req, user, writer);
 }
 
 }  // namespace

@@ -9,20 +9,32 @@ void Authenticator::AddToken(const std::string& token, UserInfo user) {
   tokens_[token] = std::move(user);
 }
 
+void Authenticator::SetTokenResolver(TokenResolver resolver) {
+  std::lock_guard lock(mu_);
+  resolver_ = std::move(resolver);
+}
+
 StatusOr<UserInfo> Authenticator::Authenticate(const http::Request& req) const {
   std::string auth = req.Header("authorization");
   constexpr std::string_view kBearer = "Bearer ";
   if (auth.size() > kBearer.size() && auth.compare(0, kBearer.size(), kBearer) == 0) {
     std::string_view token = std::string_view(auth).substr(kBearer.size());
-    std::lock_guard lock(mu_);
-    // Compare in constant time against each token so timing reveals nothing.
-    const UserInfo* found = nullptr;
-    for (const auto& [t, user] : tokens_) {
-      if (t.size() == token.size() && CRYPTO_memcmp(t.data(), token.data(), t.size()) == 0) {
-        found = &user;
+    TokenResolver resolver;
+    {
+      std::lock_guard lock(mu_);
+      // Compare in constant time against each token so timing reveals nothing.
+      const UserInfo* found = nullptr;
+      for (const auto& [t, user] : tokens_) {
+        if (t.size() == token.size() && CRYPTO_memcmp(t.data(), token.data(), t.size()) == 0) {
+          found = &user;
+        }
       }
+      if (found) return *found;
+      resolver = resolver_;
     }
-    if (found) return *found;
+    if (resolver) {
+      if (std::optional<UserInfo> user = resolver(token)) return *std::move(user);
+    }
     return Status(Code::kUnauthorized, "Unauthorized: the bearer token is not valid");
   }
   if (!req.client_cert_cn.empty()) {

@@ -101,6 +101,16 @@ std::string NowString(const Clock& clock) { return FormatTime(clock.NowUnixSecon
 
 }  // namespace
 
+store::Store& ResourceHandler::StoreOf(const api::ResourceInfo& r) const {
+  const StoreBinding* b = ctx_.store_for ? ctx_.store_for(r) : nullptr;
+  return b ? b->store : ctx_.store;
+}
+
+store::WatchCache& ResourceHandler::CacheOf(const api::ResourceInfo& r) const {
+  const StoreBinding* b = ctx_.store_for ? ctx_.store_for(r) : nullptr;
+  return b ? b->cache : ctx_.cache;
+}
+
 Status ResourceHandler::ObjectResult(const Status& st, const api::ResourceInfo& r,
                                      std::string_view name) const {
   std::string q = Qualified(r);
@@ -174,7 +184,7 @@ StatusOr<http::Response> ResourceHandler::Get(const api::ResourceInfo& r, const 
                                               const Query& query, const http::Request& req) {
   std::string key = r.Key(info.namespace_, info.name);
   auto t0 = std::chrono::steady_clock::now();
-  StatusOr<store::KeyValue> kv = ctx_.store.Get(key);
+  StatusOr<store::KeyValue> kv = StoreOf(r).Get(key);
   ctx_.metrics.ObserveStore("get", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   if (!kv.ok()) return ObjectResult(kv.status(), r, info.name);
   if (WantsTable(req.Header("accept"))) {
@@ -227,12 +237,12 @@ StatusOr<json::value> ResourceHandler::Commit(const api::ResourceInfo& r, const 
   std::string name = GetString(next, {"metadata", "name"});
   if (dry_run) return next;
   auto t0 = std::chrono::steady_clock::now();
-  StatusOr<store::KeyValue> written = ctx_.store.Update(key, api::SerializeForStore(next), expected_rev);
+  StatusOr<store::KeyValue> written = StoreOf(r).Update(key, api::SerializeForStore(next), expected_rev);
   ctx_.metrics.ObserveStore("update", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   if (!written.ok()) return written.status();
   bool terminating = !GetString(next, {"metadata", "deletionTimestamp"}).empty();
   if (terminating && !HasFinalizers(next)) {
-    StatusOr<store::KeyValue> deleted = ctx_.store.Delete(key, written->mod_revision);
+    StatusOr<store::KeyValue> deleted = StoreOf(r).Delete(key, written->mod_revision);
     if (deleted.ok()) return api::ParseStored(deleted->value, deleted->mod_revision);
   }
   return api::ParseStored(written->value, written->mod_revision);
@@ -274,7 +284,7 @@ StatusOr<http::Response> ResourceHandler::Create(const api::ResourceInfo& r,
 
   if (r.namespaced) {
     const api::ResourceInfo* ns_info = ctx_.registry.Find("", "v1", "namespaces");
-    StatusOr<store::KeyValue> ns = ctx_.store.Get(ns_info->Key("", info.namespace_));
+    StatusOr<store::KeyValue> ns = StoreOf(*ns_info).Get(ns_info->Key("", info.namespace_));
     if (!ns.ok()) {
       if (ns.status().code() == Code::kNotFound) {
         return NotFound("namespaces \"" + info.namespace_ + "\" not found");
@@ -288,7 +298,7 @@ StatusOr<http::Response> ResourceHandler::Create(const api::ResourceInfo& r,
   }
   if (IsDryRun(query)) return JsonResponse(201, json::serialize(obj));
   auto t0 = std::chrono::steady_clock::now();
-  StatusOr<store::KeyValue> kv = ctx_.store.Create(r.Key(info.namespace_, name), api::SerializeForStore(obj));
+  StatusOr<store::KeyValue> kv = StoreOf(r).Create(r.Key(info.namespace_, name), api::SerializeForStore(obj));
   ctx_.metrics.ObserveStore("create", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   if (!kv.ok()) return ObjectResult(kv.status(), r, name);
   return JsonResponse(201, api::InjectResourceVersion(kv->value, kv->mod_revision));
@@ -309,7 +319,7 @@ StatusOr<http::Response> ResourceHandler::Update(const api::ResourceInfo& r,
   std::string key = r.Key(info.namespace_, info.name);
   bool status_only = info.subresource == "status";
   for (int attempt = 0; attempt < 16; ++attempt) {
-    StatusOr<store::KeyValue> cur = ctx_.store.Get(key);
+    StatusOr<store::KeyValue> cur = StoreOf(r).Get(key);
     if (!cur.ok()) return ObjectResult(cur.status(), r, info.name);
     if (expected != 0 && expected != cur->mod_revision) {
       return ObjectResult(Conflict("the object has been modified; please apply your changes to "
@@ -338,7 +348,7 @@ StatusOr<http::Response> ResourceHandler::Patch(const api::ResourceInfo& r,
   std::string key = r.Key(info.namespace_, info.name);
   bool status_only = info.subresource == "status";
   for (int attempt = 0; attempt < 16; ++attempt) {
-    StatusOr<store::KeyValue> cur = ctx_.store.Get(key);
+    StatusOr<store::KeyValue> cur = StoreOf(r).Get(key);
     if (!cur.ok()) {
       if (cur.status().code() == Code::kNotFound && type == PatchType::kApply) {
         return Status(Code::kUnsupportedMediaType,
@@ -375,7 +385,7 @@ StatusOr<json::value> ResourceHandler::DeleteObject(const api::ResourceInfo& r,
                                                     const std::string& name,
                                                     const json::value* options, bool dry_run) {
   for (int attempt = 0; attempt < 16; ++attempt) {
-    StatusOr<store::KeyValue> cur = ctx_.store.Get(key);
+    StatusOr<store::KeyValue> cur = StoreOf(r).Get(key);
     if (!cur.ok()) return ObjectResult(cur.status(), r, name);
     KUMO_ASSIGN_OR_RETURN(json::value obj, api::ParseStored(cur->value, cur->mod_revision));
     if (options) {
@@ -401,13 +411,13 @@ StatusOr<json::value> ResourceHandler::DeleteObject(const api::ResourceInfo& r,
       json::object& meta = EnsureObject(obj, {"metadata"});
       meta["deletionTimestamp"] = NowString(ctx_.clock);
       meta["deletionGracePeriodSeconds"] = 0;
-      StatusOr<store::KeyValue> kv = ctx_.store.Update(key, api::SerializeForStore(obj), cur->mod_revision);
+      StatusOr<store::KeyValue> kv = StoreOf(r).Update(key, api::SerializeForStore(obj), cur->mod_revision);
       if (kv.ok()) return api::ParseStored(kv->value, kv->mod_revision);
       if (kv.status().code() != Code::kConflict) return ObjectResult(kv.status(), r, name);
       continue;
     }
     auto t0 = std::chrono::steady_clock::now();
-    StatusOr<store::KeyValue> kv = ctx_.store.Delete(key, cur->mod_revision);
+    StatusOr<store::KeyValue> kv = StoreOf(r).Delete(key, cur->mod_revision);
     ctx_.metrics.ObserveStore("delete", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     if (kv.ok()) return api::ParseStored(kv->value, kv->mod_revision);
     if (kv.status().code() != Code::kConflict) return ObjectResult(kv.status(), r, name);
@@ -438,7 +448,7 @@ StatusOr<http::Response> ResourceHandler::Delete(const api::ResourceInfo& r,
   if (r.kind == "Namespace" && !dry_run) {
     // Mark terminating, delete the contents, then the namespace once it is empty.
     StatusOr<store::KeyValue> marked = store::GuaranteedUpdate(
-        ctx_.store, key, [&](const store::KeyValue& cur) -> StatusOr<std::string> {
+        StoreOf(r), key, [&](const store::KeyValue& cur) -> StatusOr<std::string> {
           KUMO_ASSIGN_OR_RETURN(json::value obj, api::ParseStored(cur.value, cur.mod_revision));
           if (GetString(obj, {"metadata", "deletionTimestamp"}).empty()) {
             EnsureObject(obj, {"metadata"})["deletionTimestamp"] = NowString(ctx_.clock);
@@ -451,7 +461,7 @@ StatusOr<http::Response> ResourceHandler::Delete(const api::ResourceInfo& r,
     if (remaining > 0) {
       return JsonResponse(200, api::InjectResourceVersion(marked->value, marked->mod_revision));
     }
-    StatusOr<store::KeyValue> kv = ctx_.store.Delete(key, 0);
+    StatusOr<store::KeyValue> kv = StoreOf(r).Delete(key, 0);
     if (!kv.ok()) return ObjectResult(kv.status(), r, info.name);
     return JsonResponse(200, api::InjectResourceVersion(kv->value, kv->mod_revision));
   }
@@ -465,7 +475,7 @@ StatusOr<size_t> ResourceHandler::DeleteNamespaceContents(const std::string& ns)
   for (const auto& r : ctx_.registry.resources()) {
     if (!r.namespaced) continue;
     std::string prefix = r.KeyPrefix() + ns + "/";
-    KUMO_ASSIGN_OR_RETURN(store::ListResult list, ctx_.store.List(prefix, "", 0, 0));
+    KUMO_ASSIGN_OR_RETURN(store::ListResult list, StoreOf(r).List(prefix, "", 0, 0));
     for (const auto& kv : list.items) {
       std::string name = kv.key.substr(prefix.size());
       StatusOr<json::value> res = DeleteObject(r, kv.key, name, nullptr, false);

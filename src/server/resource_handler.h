@@ -3,6 +3,8 @@
 // (resourceVersion preconditions, generateName, finalizers, dry run, Tables, selectors).
 #pragma once
 
+#include <functional>
+
 #include "api/resource.h"
 #include "common/clock.h"
 #include "server/admission.h"
@@ -15,6 +17,12 @@
 
 namespace kumo::server {
 
+// A store and the watch cache that mirrors it.
+struct StoreBinding {
+  store::Store& store;
+  store::WatchCache& cache;
+};
+
 struct HandlerContext {
   store::Store& store;
   store::WatchCache& cache;
@@ -22,6 +30,9 @@ struct HandlerContext {
   Metrics& metrics;
   const Clock& clock;
   const AdmissionChain& admission;
+  // Where a resource lives when not in `store` (events have a database of their own); returns
+  // nullptr for the resources of the main store. Unset: everything is in `store`.
+  std::function<const StoreBinding*(const api::ResourceInfo&)> store_for;
 };
 
 // Stateless apart from the borrowed context; callable from many threads at once.
@@ -69,6 +80,9 @@ class ResourceHandler {
   StatusOr<json::value> Commit(const api::ResourceInfo& r, const std::string& key,
                                const json::value& next, int64_t expected_rev, bool dry_run);
   Status ObjectResult(const Status& st, const api::ResourceInfo& r, std::string_view name) const;
+  // The store and cache holding objects of `r`.
+  store::Store& StoreOf(const api::ResourceInfo& r) const;
+  store::WatchCache& CacheOf(const api::ResourceInfo& r) const;
 
   HandlerContext ctx_;
 };

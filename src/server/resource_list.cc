@@ -99,11 +99,11 @@ StatusOr<http::Response> ResourceHandler::List(const api::ResourceInfo& r, const
   int64_t list_rev = 0;
   bool more = false;
   auto filter = [&](const store::CachedObject& o) { return Matches(sel, o); };
-  if (pinned == 0 || pinned == ctx_.cache.revision()) {
+  if (pinned == 0 || pinned == CacheOf(r).revision()) {
     if (pinned == 0) {
-      KUMO_RETURN_IF_ERROR(ctx_.cache.WaitForRevision(ctx_.store.CurrentRevision(), kCacheWait));
+      KUMO_RETURN_IF_ERROR(CacheOf(r).WaitForRevision(StoreOf(r).CurrentRevision(), kCacheWait));
     }
-    store::WatchCache::Page page = ctx_.cache.List(sel.prefix, start_after, limit, filter);
+    store::WatchCache::Page page = CacheOf(r).List(sel.prefix, start_after, limit, filter);
     if (pinned != 0 && page.revision != pinned) {
       return Gone("The provided continue parameter is too old to display a consistent list "
                   "result. You can start a new list without the continue parameter.");
@@ -118,7 +118,7 @@ StatusOr<http::Response> ResourceHandler::List(const api::ResourceInfo& r, const
     std::string after = start_after;
     list_rev = pinned;
     while (limit == 0 || static_cast<int64_t>(owned.size()) < limit) {
-      StatusOr<store::ListResult> page = ctx_.store.List(sel.prefix, after, 500, pinned);
+      StatusOr<store::ListResult> page = StoreOf(r).List(sel.prefix, after, 500, pinned);
       if (!page.ok()) {
         if (page.status().code() == Code::kGone) {
           return Gone("The provided continue parameter is too old to display a consistent list "
@@ -215,13 +215,13 @@ Status ResourceHandler::Watch(const api::ResourceInfo& r, const RequestInfo& inf
   std::vector<store::CachedPtr> initial;
   int64_t start = rv;
   if (rv <= 0) {
-    KUMO_RETURN_IF_ERROR(ctx_.cache.WaitForRevision(ctx_.store.CurrentRevision(), kCacheWait));
-    store::WatchCache::Page page = ctx_.cache.List(sel.prefix, "", 0, filter);
+    KUMO_RETURN_IF_ERROR(CacheOf(r).WaitForRevision(StoreOf(r).CurrentRevision(), kCacheWait));
+    store::WatchCache::Page page = CacheOf(r).List(sel.prefix, "", 0, filter);
     initial = std::move(page.items);
     start = page.revision;
   }
   KUMO_ASSIGN_OR_RETURN(std::unique_ptr<store::CacheWatcher> watcher,
-                        ctx_.cache.Watch(sel.prefix, start));
+                        CacheOf(r).Watch(sel.prefix, start));
 
   bool first_table = true;
   auto encode = [&](std::string_view type, const store::CachedObject& obj) {
@@ -244,7 +244,7 @@ Status ResourceHandler::Watch(const api::ResourceInfo& r, const RequestInfo& inf
   int64_t seen = start;
   while (std::chrono::steady_clock::now() < deadline) {
     // Every event at or below this revision is in the watcher's queue once Next returns.
-    int64_t cache_rev = ctx_.cache.revision();
+    int64_t cache_rev = CacheOf(r).revision();
     StatusOr<std::vector<store::CacheEvent>> events = watcher->Next(std::chrono::milliseconds(500));
     if (!events.ok()) {
       json::object st = StatusObject(events.status());

@@ -35,8 +35,9 @@ Status ValidateProtocolName(const std::string& name, const std::string& field) {
 Status ValidatePassword(const std::string& pw, const std::string& field) {
   for (char c : pw) {
     if (c == '"' || c == '\\' || static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
-      return BadRequest(field + ": BGP passwords may not contain quotes, backslashes or "
-                                "control characters");
+      return BadRequest(field +
+                        ": BGP passwords may not contain quotes, backslashes or "
+                        "control characters");
     }
   }
   if (pw.size() > 80) return BadRequest(field + ": BGP password longer than 80 characters");

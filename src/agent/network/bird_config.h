@@ -19,9 +19,9 @@ namespace kumo::agent::net {
 inline constexpr uint32_t kDefaultAsNumber = 64512;  // Calico's default private AS
 
 struct BgpPeer {
-  std::string address;    // IPv4 of the peer
+  std::string address;     // IPv4 of the peer
   uint32_t as_number = 0;  // == local AS: iBGP; otherwise eBGP
-  std::string password;   // TCP MD5 secret; "" = none. No '"', '\\' or control characters.
+  std::string password;    // TCP MD5 secret; "" = none. No '"', '\\' or control characters.
   // false: BIRD's `direct` (the peer shares a subnet with us, no multihop);
   // true: `multihop` (the next hop must then be resolvable in BIRD's own table).
   bool multihop = false;

@@ -1,9 +1,8 @@
 #include "agent/network/bird_process.h"
 
 #include <signal.h>
-#include <unistd.h>
-
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
@@ -160,8 +159,8 @@ Status BirdProcess::StartLocked(const std::string& text) {
   std::filesystem::remove(socket_path(), ec);
   std::vector<std::string> argv;
   if (!options_.netns.empty()) argv = {"ip", "netns", "exec", options_.netns};
-  argv.insert(argv.end(), {options_.bird, "-c", config_path(), "-s", socket_path(), "-P",
-                           pid_path()});
+  argv.insert(argv.end(),
+              {options_.bird, "-c", config_path(), "-s", socket_path(), "-P", pid_path()});
   // BIRD forks into the background once its config is loaded; the parent's exit status
   // reports config and socket errors.
   auto r = RunChecked(argv, {.timeout_ms = options_.start_timeout_ms});
@@ -176,8 +175,8 @@ Status BirdProcess::StartLocked(const std::string& text) {
     }
     if (Clock::now() > deadline) {
       return Status(Code::kTimeout, "BIRD did not come up within " +
-                                        std::to_string(options_.start_timeout_ms) +
-                                        " ms; see " + log_path());
+                                        std::to_string(options_.start_timeout_ms) + " ms; see " +
+                                        log_path());
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
@@ -242,8 +241,8 @@ Status BirdProcess::StopLocked() {
       while (!ProcessArgv(pid).empty() && Clock::now() < deadline) {
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
       }
-      if (!ProcessArgv(pid).empty()) return Internal("BIRD pid " + std::to_string(pid) +
-                                                     " survives SIGKILL");
+      if (!ProcessArgv(pid).empty())
+        return Internal("BIRD pid " + std::to_string(pid) + " survives SIGKILL");
     }
     spdlog::info("BIRD pid {} stopped", pid);
   }

@@ -71,15 +71,24 @@ uint16_t Fold(uint32_t sum) {
 
 const char* MessageTypeName(uint8_t type) {
   switch (type) {
-    case kDiscover: return "DISCOVER";
-    case kOffer: return "OFFER";
-    case kRequest: return "REQUEST";
-    case kDecline: return "DECLINE";
-    case kAck: return "ACK";
-    case kNak: return "NAK";
-    case kRelease: return "RELEASE";
-    case kInform: return "INFORM";
-    default: return "UNKNOWN";
+    case kDiscover:
+      return "DISCOVER";
+    case kOffer:
+      return "OFFER";
+    case kRequest:
+      return "REQUEST";
+    case kDecline:
+      return "DECLINE";
+    case kAck:
+      return "ACK";
+    case kNak:
+      return "NAK";
+    case kRelease:
+      return "RELEASE";
+    case kInform:
+      return "INFORM";
+    default:
+      return "UNKNOWN";
   }
 }
 
@@ -166,7 +175,7 @@ std::vector<uint8_t> BuildReply(const Request& req, uint8_t type, const Lease& l
     // the client's /32, so it first gets an on-link host route, then the default route.
     std::vector<uint8_t> routes = {32};
     Put32(routes, lease.server_id);
-    Put32(routes, 0);  // on-link
+    Put32(routes, 0);     // on-link
     routes.push_back(0);  // 0.0.0.0/0: no destination octets
     Put32(routes, lease.server_id);
     PutOption(out, kClasslessRoutes, routes);
@@ -218,8 +227,8 @@ std::vector<uint8_t> BuildUdpPacket(uint32_t src_ip, uint32_t dst_ip, uint16_t s
   p.reserve(total);
   p.insert(p.end(), {0x45, 0x10});  // IPv4, IHL 5; TOS low delay, as ISC dhcpd sends
   Put16(p, static_cast<uint16_t>(total));
-  Put16(p, 0);  // id
-  Put16(p, 0);  // no fragmentation flags
+  Put16(p, 0);                  // id
+  Put16(p, 0);                  // no fragmentation flags
   p.insert(p.end(), {64, 17});  // TTL, UDP
   Put16(p, 0);                  // header checksum, filled below
   Put32(p, src_ip);
@@ -238,8 +247,7 @@ std::vector<uint8_t> BuildUdpPacket(uint32_t src_ip, uint32_t dst_ip, uint16_t s
   return p;
 }
 
-std::optional<std::span<const uint8_t>> UdpPayload(std::span<const uint8_t> ip,
-                                                   uint16_t dst_port) {
+std::optional<std::span<const uint8_t>> UdpPayload(std::span<const uint8_t> ip, uint16_t dst_port) {
   if (ip.size() < 20 || (ip[0] >> 4) != 4) return std::nullopt;
   size_t ihl = (ip[0] & 0x0f) * 4u;
   if (ihl < 20 || ip.size() < ihl + 8 || ip[9] != 17) return std::nullopt;

@@ -6,11 +6,10 @@
 #include <linux/if_packet.h>
 #include <net/if.h>
 #include <poll.h>
+#include <spdlog/spdlog.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cctype>
@@ -57,15 +56,15 @@ Status ValidateHostname(const std::string& h) {
 // Accepts unfragmented UDP to port 67 only, so the thread does not wake up for the VM's
 // ordinary traffic on the tap. Offsets are from the IP header (SOCK_DGRAM packet socket).
 constexpr sock_filter kDhcpFilter[] = {
-    BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 9),                                  // protocol
-    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, IPPROTO_UDP, 0, 6),                 // UDP?
-    BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 6),                                  // flags/offset
-    BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, 0x1fff, 4, 0),                     // a fragment?
-    BPF_STMT(BPF_LDX | BPF_B | BPF_MSH, 0),                                 // X = IHL * 4
-    BPF_STMT(BPF_LD | BPF_H | BPF_IND, 2),                                  // UDP dest port
-    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, dhcp::kServerPort, 0, 1),           // port 67?
-    BPF_STMT(BPF_RET | BPF_K, 0x40000),                                     // accept
-    BPF_STMT(BPF_RET | BPF_K, 0),                                           // drop
+    BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 9),                         // protocol
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, IPPROTO_UDP, 0, 6),        // UDP?
+    BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 6),                         // flags/offset
+    BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, 0x1fff, 4, 0),            // a fragment?
+    BPF_STMT(BPF_LDX | BPF_B | BPF_MSH, 0),                        // X = IHL * 4
+    BPF_STMT(BPF_LD | BPF_H | BPF_IND, 2),                         // UDP dest port
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, dhcp::kServerPort, 0, 1),  // port 67?
+    BPF_STMT(BPF_RET | BPF_K, 0x40000),                            // accept
+    BPF_STMT(BPF_RET | BPF_K, 0),                                  // drop
 };
 
 }  // namespace
@@ -188,8 +187,8 @@ void DhcpServer::Run(std::promise<Status>* started) {
   // Protocol 0 receives nothing until bind, so no unfiltered packet slips in before the filter.
   int fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0) {
-    started->set_value(Internal(std::string("packet socket: ") + strerror(errno) +
-                                " (needs CAP_NET_RAW)"));
+    started->set_value(
+        Internal(std::string("packet socket: ") + strerror(errno) + " (needs CAP_NET_RAW)"));
     return;
   }
   sock_fprog prog{static_cast<unsigned short>(std::size(kDhcpFilter)),
@@ -219,8 +218,8 @@ void DhcpServer::Run(std::promise<Status>* started) {
     for (;;) {
       sockaddr_ll from{};
       socklen_t from_len = sizeof from;
-      ssize_t n = recvfrom(fd, buf.data(), buf.size(), 0, reinterpret_cast<sockaddr*>(&from),
-                           &from_len);
+      ssize_t n =
+          recvfrom(fd, buf.data(), buf.size(), 0, reinterpret_cast<sockaddr*>(&from), &from_len);
       if (n < 0) {
         // ENETDOWN and friends are reported once when the interface goes down; the socket
         // keeps working when it comes back up.
@@ -287,8 +286,8 @@ void DhcpServer::Handle(int fd, int ifindex, std::span<const uint8_t> packet) {
   if (*type == dhcp::kAck) ++acks_;
   if (*type == dhcp::kNak) ++naks_;
   auto level = *type == dhcp::kOffer ? spdlog::level::debug : spdlog::level::info;
-  spdlog::log(level, "DHCP responder on {}: {} {} to {}", interface_,
-              dhcp::MessageTypeName(*type), FormatIpv4(f.lease.ip), client);
+  spdlog::log(level, "DHCP responder on {}: {} {} to {}", interface_, dhcp::MessageTypeName(*type),
+              FormatIpv4(f.lease.ip), client);
 }
 
 }  // namespace kumo::agent::net

@@ -13,9 +13,9 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <future>
 #include <memory>
 #include <mutex>
-#include <future>
 #include <optional>
 #include <span>
 #include <string>

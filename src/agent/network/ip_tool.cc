@@ -209,7 +209,7 @@ Status DeleteNetns(const std::string& name) {
 
 bool NetnsExists(const std::string& name) {
   if (name.empty() || !ValidateNetnsName(name).ok()) return false;
-  struct stat st{};
+  struct stat st {};
   return stat(("/run/netns/" + name).c_str(), &st) == 0;
 }
 

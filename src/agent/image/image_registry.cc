@@ -1,10 +1,10 @@
-#include "cli/images.h"
+#include "agent/image/image_registry.h"
 
 #include <iostream>
 
 #include "agent/image/tiny_image.h"
 
-namespace kumo::cli {
+namespace kumo::agent {
 
 Status RegisterImage(client::RestClient& client, const std::string& name, const std::string& format,
                      const json::value& source, const std::string& path, int64_t size,
@@ -31,7 +31,7 @@ Status RegisterImage(client::RestClient& client, const std::string& name, const 
 }
 
 Status BuildAndRegisterTiny(client::RestClient& client, const std::string& image_dir) {
-  auto built = agent::BuildTinyImage(image_dir, image_dir + "/.cache", [](const std::string& line) {
+  auto built = BuildTinyImage(image_dir, image_dir + "/.cache", [](const std::string& line) {
     std::cerr << "  " << line << "\n";
   });
   if (!built.ok()) return built.status();
@@ -39,4 +39,4 @@ Status BuildAndRegisterTiny(client::RestClient& client, const std::string& image
                        built->disk_path, built->size_bytes, built->sha256);
 }
 
-}  // namespace kumo::cli
+}  // namespace kumo::agent

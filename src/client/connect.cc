@@ -1,0 +1,15 @@
+#include "client/connect.h"
+
+#include "client/kubeconfig.h"
+
+namespace kumo::client {
+
+StatusOr<std::unique_ptr<RestClient>> ClientFromKubeconfig(const std::string& path,
+                                                                   const std::string& server) {
+  KUMO_ASSIGN_OR_RETURN(Kubeconfig kc, LoadKubeconfig(path, ""));
+  KUMO_ASSIGN_OR_RETURN(RestConfig rc, RestConfigFromKubeconfig(kc));
+  if (!server.empty()) rc.server = server;
+  return RestClient::New(rc);
+}
+
+}  // namespace kumo::client

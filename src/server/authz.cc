@@ -1,0 +1,294 @@
+#include "server/authz.h"
+
+#include <algorithm>
+
+#include "common/json.h"
+#include "server/responses.h"
+
+namespace kumo::server {
+
+namespace {
+
+constexpr char kAuthzGroup[] = "authorization.k8s.io";
+constexpr char kNodeLeaseNamespace[] = "kube-node-lease";
+
+bool HasGroup(const Attributes& a, std::string_view group) {
+  return std::find(a.groups.begin(), a.groups.end(), group) != a.groups.end();
+}
+
+bool IsRead(std::string_view verb) { return verb == "get" || verb == "list" || verb == "watch"; }
+
+Decision Allow() { return {true, ""}; }
+Decision Deny(std::string reason = "") { return {false, std::move(reason)}; }
+
+// A resource of a tenant namespace and the weakest roles that may read and write it.
+struct TenantRule {
+  std::string_view group;
+  std::string_view resource;  // "*": every resource of the group
+  TenantRole read;
+  TenantRole write;
+};
+constexpr TenantRule kTenantRules[] = {
+    {"kubevirt.io", "virtualmachines", TenantRole::kViewer, TenantRole::kMember},
+    {"kubevirt.io", "virtualmachineinstances", TenantRole::kViewer, TenantRole::kMember},
+    {"kubevirt.io", "virtualmachineinstancemigrations", TenantRole::kViewer, TenantRole::kMember},
+    {"subresources.kubevirt.io", "*", TenantRole::kMember, TenantRole::kMember},
+    {"kumo.io", "ipreservations", TenantRole::kViewer, TenantRole::kMember},
+    {"", "services", TenantRole::kViewer, TenantRole::kMember},
+    {"", "secrets", TenantRole::kMember, TenantRole::kMember},
+    {"", "events", TenantRole::kViewer, TenantRole::kAdmin},
+    {"coordination.k8s.io", "leases", TenantRole::kAdmin, TenantRole::kAdmin},
+};
+
+const TenantRule* FindTenantRule(std::string_view group, std::string_view resource) {
+  for (const auto& r : kTenantRules) {
+    if (r.group == group && (r.resource == "*" || r.resource == resource)) return &r;
+  }
+  return nullptr;
+}
+
+// Cluster-scoped resources every authenticated user may read.
+bool IsPublicCatalog(std::string_view group, std::string_view resource) {
+  return (group == "instancetype.kubevirt.io" &&
+          (resource == "virtualmachineclusterinstancetypes" ||
+           resource == "virtualmachineclusterpreferences")) ||
+         (group == "kumo.io" && resource == "images");
+}
+
+// What a node agent reads.
+bool NodeMayRead(std::string_view group, std::string_view resource) {
+  static constexpr std::pair<std::string_view, std::string_view> kReadable[] = {
+      {"", "nodes"},
+      {"", "namespaces"},
+      {"", "services"},
+      {"coordination.k8s.io", "leases"},
+      {"kubevirt.io", "virtualmachineinstances"},
+      {"kubevirt.io", "virtualmachines"},
+      {"instancetype.kubevirt.io", "*"},
+      {"kumo.io", "images"},
+      {"kumo.io", "ippools"},
+      {"kumo.io", "ipreservations"},
+      {"kumo.io", "ipallocations"},
+      {"kumo.io", "bgppeers"},
+      {"kumo.io", "bgpconfigurations"},
+  };
+  for (const auto& [g, r] : kReadable) {
+    if (g == group && (r == "*" || r == resource)) return true;
+  }
+  return false;
+}
+
+std::string Quote(std::string_view s) {
+  std::string out = "\"";
+  out += s;
+  out += "\"";
+  return out;
+}
+
+}  // namespace
+
+Attributes AttributesOf(const UserInfo& user, const RequestInfo& info, const Query& query) {
+  Attributes a;
+  a.user = user.name;
+  a.groups = user.groups;
+  a.resource_request = info.is_resource_request;
+  if (!info.is_resource_request) {
+    a.path = info.path;
+    a.verb = "get";
+    return a;
+  }
+  a.verb = info.verb;
+  a.group = info.group;
+  a.resource = info.resource;
+  a.subresource = info.subresource;
+  a.ns = info.namespace_;
+  a.name = info.name;
+  if (a.name.empty() && (a.verb == "list" || a.verb == "watch")) {
+    auto it = query.find("fieldSelector");
+    constexpr std::string_view kByName = "metadata.name=";
+    if (it != query.end() && it->second.rfind(kByName, 0) == 0 &&
+        it->second.find(',') == std::string::npos) {
+      a.name = it->second.substr(kByName.size());
+    }
+  }
+  return a;
+}
+
+std::string NodeNameOf(const UserInfo& user) {
+  constexpr std::string_view kPrefix = kNodeUserPrefix;
+  if (user.name.rfind(kPrefix, 0) != 0) return "";
+  if (std::find(user.groups.begin(), user.groups.end(), kNodesGroup) == user.groups.end()) return "";
+  return user.name.substr(kPrefix.size());
+}
+
+Decision Authorizer::Authorize(const Attributes& a) const {
+  if (HasGroup(a, kMastersGroup)) return Allow();
+  if (!a.resource_request) {
+    // Discovery, OpenAPI and version are for everyone who is authenticated (kube-apiserver's
+    // system:discovery); metrics describe every tenant's load and stay with admins.
+    if (a.path == "/metrics" || a.path.rfind("/metrics/", 0) == 0) return Deny();
+    return Allow();
+  }
+  if (a.group == kAuthzGroup &&
+      (a.resource == "selfsubjectaccessreviews" || a.resource == "selfsubjectrulesreviews")) {
+    return a.verb == "create" ? Allow() : Deny();
+  }
+  UserInfo user{a.user, a.groups};
+  if (std::string node = NodeNameOf(user); !node.empty()) return AuthorizeNode(a, node);
+  return AuthorizeTenantUser(a);
+}
+
+Decision Authorizer::AuthorizeNode(const Attributes& a, const std::string& node) const {
+  bool own = a.name == node;
+  if (IsRead(a.verb)) {
+    if (NodeMayRead(a.group, a.resource)) return Allow();
+    return Deny("nodes may only read what their agent needs");
+  }
+  bool change = a.verb == "update" || a.verb == "patch";
+  if (a.group.empty() && a.resource == "nodes") {
+    if (a.verb == "create" && a.subresource.empty()) return Allow();  // NodeRestriction checks the name
+    if (change && own) return Allow();
+    return Deny("a node may only change its own Node object");
+  }
+  if (a.group == "coordination.k8s.io" && a.resource == "leases" && a.ns == kNodeLeaseNamespace) {
+    if (a.verb == "create") return Allow();  // NodeRestriction checks the name
+    if (change && own) return Allow();
+    return Deny("a node may only change its own Lease");
+  }
+  if (a.group == "kubevirt.io" && a.resource == "virtualmachineinstances" && change) {
+    return Allow();  // NodeRestriction checks that the VMI is bound to this node
+  }
+  if (a.group.empty() && a.resource == "events" && (a.verb == "create" || change)) return Allow();
+  return Deny("nodes may only change their own Node and Lease, the VMIs bound to them and Events");
+}
+
+Decision Authorizer::AuthorizeTenantUser(const Attributes& a) const {
+  bool read = IsRead(a.verb);
+  if (a.ns.empty()) {
+    if (IsPublicCatalog(a.group, a.resource)) {
+      return read ? Allow() : Deny("flavors and images are read-only for tenants");
+    }
+    bool own_tenant_object =
+        (a.group == "kumo.io" && a.resource == "tenants") || (a.group.empty() && a.resource == "namespaces");
+    if (own_tenant_object && !a.name.empty()) {
+      auto tenant = tenants_.Get(a.name);
+      if (tenant && tenant->RoleOf(a.user) != TenantRole::kNone) {
+        if (read) return Allow();
+        return Deny("a tenant and its namespace are read-only for its members; a cluster admin "
+                    "changes quotas and members");
+      }
+    }
+    return Deny();
+  }
+  auto tenant = tenants_.Get(a.ns);
+  TenantRole role = tenant ? tenant->RoleOf(a.user) : TenantRole::kNone;
+  if (role == TenantRole::kNone) return Deny();
+  const TenantRule* rule = FindTenantRule(a.group, a.resource);
+  if (!rule) return Deny();
+  if (a.subresource == "status" && !read) {
+    return Deny("status is written by Kumo's controllers and agents");
+  }
+  TenantRole needed = read ? rule->read : rule->write;
+  if (role >= needed) return Allow();
+  return Deny(std::string("the ") + RoleName(needed) + " role is needed; " + Quote(a.user) +
+              " is " + (role == TenantRole::kAdmin ? "an " : "a ") + RoleName(role) +
+              " of tenant " + Quote(a.ns));
+}
+
+Status ForbiddenStatus(const Attributes& a, const std::string& reason) {
+  std::string msg;
+  if (!a.resource_request) {
+    msg = "forbidden: User " + Quote(a.user) + " cannot " + a.verb + " path " + Quote(a.path);
+  } else {
+    std::string qualified = a.group.empty() ? a.resource : a.resource + "." + a.group;
+    std::string resource = a.subresource.empty() ? a.resource : a.resource + "/" + a.subresource;
+    msg = qualified + (a.name.empty() ? "" : " " + Quote(a.name)) + " is forbidden: User " +
+          Quote(a.user) + " cannot " + a.verb + " resource " + Quote(resource) + " in API group " +
+          Quote(a.group) +
+          (a.ns.empty() ? std::string(" at the cluster scope") : " in the namespace " + Quote(a.ns));
+  }
+  if (!reason.empty()) msg += ": " + reason;
+  return Forbidden(std::move(msg));
+}
+
+http::Response Authorizer::ServeSelfSubjectAccessReview(const UserInfo& user,
+                                                        const http::Request& req) const {
+  StatusOr<json::value> body = ParseJsonOrYaml(req.body);
+  if (!body.ok() || !body->is_object()) {
+    return StatusResponse(BadRequest("the body must be a SelfSubjectAccessReview object"));
+  }
+  Attributes a;
+  a.user = user.name;
+  a.groups = user.groups;
+  const json::value* res = Find(*body, {"spec", "resourceAttributes"});
+  const json::value* nonres = Find(*body, {"spec", "nonResourceAttributes"});
+  if (res && res->is_object()) {
+    a.verb = GetString(*res, {"verb"});
+    a.group = GetString(*res, {"group"});
+    a.resource = GetString(*res, {"resource"});
+    a.subresource = GetString(*res, {"subresource"});
+    a.ns = GetString(*res, {"namespace"});
+    a.name = GetString(*res, {"name"});
+  } else if (nonres && nonres->is_object()) {
+    a.resource_request = false;
+    a.path = GetString(*nonres, {"path"});
+    a.verb = GetString(*nonres, {"verb"});
+  } else {
+    return StatusResponse(Invalid(
+        "SelfSubjectAccessReview is invalid: spec: exactly one of resourceAttributes or "
+        "nonResourceAttributes must be set",
+        {{"FieldValueRequired", "resourceAttributes or nonResourceAttributes", "spec"}}));
+  }
+  Decision d;
+  if (a.verb == "*" || a.resource == "*" || a.group == "*") {
+    // Wildcards ask about everything at once: only cluster admins may do everything.
+    d = HasGroup(a, kMastersGroup) ? Allow() : Deny("only cluster admins may do everything");
+  } else {
+    d = Authorize(a);
+  }
+  json::object status{{"allowed", d.allowed}};
+  if (!d.reason.empty()) status["reason"] = d.reason;
+  else if (d.allowed) status["reason"] = HasGroup(a, kMastersGroup) ? "cluster admin" : "allowed by Kumo";
+  json::object out = body->get_object();
+  out["apiVersion"] = "authorization.k8s.io/v1";
+  out["kind"] = "SelfSubjectAccessReview";
+  json::object& meta = EnsureObject(*body, {"metadata"});
+  out["metadata"] = meta;
+  out["status"] = std::move(status);
+  return JsonResponse(201, json::serialize(out));
+}
+
+std::string AuthorizationGroupJson() {
+  json::object gv{{"groupVersion", "authorization.k8s.io/v1"}, {"version", "v1"}};
+  return json::serialize(json::object{{"kind", "APIGroup"},
+                                      {"apiVersion", "v1"},
+                                      {"name", kAuthzGroup},
+                                      {"versions", json::array{gv}},
+                                      {"preferredVersion", gv}});
+}
+
+std::string AuthorizationResourceListJson() {
+  json::object ssar{{"name", "selfsubjectaccessreviews"},
+                    {"singularName", "selfsubjectaccessreview"},
+                    {"namespaced", false},
+                    {"kind", "SelfSubjectAccessReview"},
+                    {"verbs", json::array{"create"}}};
+  return json::serialize(json::object{{"kind", "APIResourceList"},
+                                      {"apiVersion", "v1"},
+                                      {"groupVersion", "authorization.k8s.io/v1"},
+                                      {"resources", json::array{ssar}}});
+}
+
+std::string WithAuthorizationGroup(const std::string& group_list) {
+  StatusOr<json::value> list = ParseJson(group_list);
+  if (!list.ok() || !list->is_object()) return group_list;
+  json::value* groups = Find(*list, {"groups"});
+  if (!groups || !groups->is_array()) return group_list;
+  json::value group = ParseJson(AuthorizationGroupJson()).value();
+  group.get_object().erase("kind");
+  group.get_object().erase("apiVersion");
+  groups->get_array().push_back(std::move(group));
+  return json::serialize(*list);
+}
+
+}  // namespace kumo::server

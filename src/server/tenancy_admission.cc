@@ -1,0 +1,299 @@
+#include "server/tenancy_admission.h"
+
+#include <algorithm>
+#include <functional>
+#include <set>
+
+#include "api/quantity.h"
+#include "common/log.h"
+#include "server/authz.h"
+
+namespace kumo::server {
+
+namespace {
+
+constexpr char kCalicoPools[] = "cni.projectcalico.org/ipv4pools";
+constexpr auto kPendingTtl = std::chrono::seconds(10);
+
+std::string Qualified(const api::ResourceInfo& r) {
+  return r.group.empty() ? r.plural : r.plural + "." + r.group;
+}
+
+std::string ForbiddenPrefix(const AdmissionRequest& req) {
+  return Qualified(req.resource) + " \"" + req.name + "\" is forbidden: ";
+}
+
+bool SameMember(const json::object* a, const json::object* b, std::string_view key) {
+  const json::value* x = a ? a->if_contains(key) : nullptr;
+  const json::value* y = b ? b->if_contains(key) : nullptr;
+  if (!x || !y) return !x && !y;
+  return *x == *y;
+}
+
+// Dedicated nodes: merges the tenant's selector into `spec` (a VMI spec) and checks its
+// tolerations. `field` names `spec` in messages.
+Status ApplyNodePolicy(json::object& spec, const json::object* old_spec, const std::string& field,
+                       const TenantInfo& tenant, const std::string& prefix) {
+  if (old_spec && SameMember(&spec, old_spec, "nodeSelector") &&
+      SameMember(&spec, old_spec, "tolerations")) {
+    return Status::Ok();  // placement unchanged: it was checked when it was set
+  }
+  if (!tenant.node_selector.empty()) {
+    json::value& sel = spec["nodeSelector"];
+    if (!sel.is_object()) sel = json::object();
+    json::object& s = sel.get_object();
+    for (const auto& [k, v] : tenant.node_selector) {
+      const json::value* have = s.if_contains(k);
+      if (have && (!have->is_string() || have->get_string() != v)) {
+        std::string asked = have->is_string() ? std::string(have->get_string()) : json::serialize(*have);
+        return Forbidden(prefix + field + ".nodeSelector: \"" + k + "\": \"" + asked +
+                         "\" conflicts with the node selector of tenant \"" + tenant.name + "\" (" +
+                         k + "=" + v + "); its VMs run only on its dedicated nodes");
+      }
+      s[k] = v;
+    }
+  }
+  bool has_own = false;
+  if (const json::value* tols = spec.if_contains("tolerations"); tols && tols->is_array()) {
+    for (const auto& t : tols->get_array()) {
+      std::string key = GetString(t, {"key"});
+      std::string op = GetString(t, {"operator"}, "Equal");
+      std::string value = GetString(t, {"value"});
+      if (key.empty() && op == "Exists") {
+        return Forbidden(prefix + field + ".tolerations: a toleration of every taint would let the "
+                         "VM onto other tenants' dedicated nodes");
+      }
+      if (key == kDedicatedTaintKey) {
+        if (op == "Exists" || value != tenant.name) {
+          return Forbidden(prefix + field + ".tolerations: " + kDedicatedTaintKey +
+                           " may only be tolerated for the tenant's own dedicated nodes (value \"" +
+                           tenant.name + "\")");
+        }
+        has_own = true;
+      }
+    }
+  }
+  if (!tenant.node_selector.empty() && !has_own) {
+    json::value& tols = spec["tolerations"];
+    if (!tols.is_array()) tols = json::array();
+    tols.get_array().push_back(json::object{{"key", kDedicatedTaintKey},
+                                            {"operator", "Equal"},
+                                            {"value", tenant.name},
+                                            {"effect", "NoSchedule"}});
+  }
+  return Status::Ok();
+}
+
+Status CheckPool(const std::string& pool, const TenantInfo& tenant, const std::string& prefix,
+                 const std::string& field) {
+  if (pool.empty() || tenant.ip_pools.empty()) return Status::Ok();
+  if (std::find(tenant.ip_pools.begin(), tenant.ip_pools.end(), pool) != tenant.ip_pools.end()) {
+    return Status::Ok();
+  }
+  std::string allowed;
+  for (const auto& p : tenant.ip_pools) allowed += (allowed.empty() ? "" : ", ") + p;
+  return Forbidden(prefix + field + ": tenant \"" + tenant.name + "\" may not use IP pool \"" +
+                   pool + "\"; its pools are: " + allowed);
+}
+
+const json::object* ObjectAt(const json::value* v, std::initializer_list<std::string_view> path) {
+  if (!v) return nullptr;
+  const json::value* f = Find(*v, path);
+  return f ? f->if_object() : nullptr;
+}
+
+int64_t RevisionOf(const json::value* obj) {
+  if (!obj) return 0;
+  std::string rv = GetString(*obj, {"metadata", "resourceVersion"});
+  return rv.empty() ? 0 : std::strtoll(rv.c_str(), nullptr, 10);
+}
+
+const api::ResourceInfo& Kind(std::string_view group, std::string_view plural) {
+  for (const auto& r : api::DefaultRegistry().resources()) {
+    if (r.group == group && r.plural == plural) return r;
+  }
+  std::abort();  // the kinds below are always registered
+}
+
+}  // namespace
+
+std::mutex& TenantPolicyAdmission::LockFor(const std::string& ns) {
+  return tenant_locks_[std::hash<std::string>{}(ns) % tenant_locks_.size()];
+}
+
+Status TenantPolicyAdmission::Admit(const AdmissionRequest& req) {
+  if (!req.resource.namespaced || req.ns.empty() || !req.object || req.subresource == "status") {
+    return Status::Ok();
+  }
+  if (req.verb != "create" && req.verb != "update" && req.verb != "patch") return Status::Ok();
+  const std::string& kind = req.resource.kind;
+  bool vm = kind == "VirtualMachine" && req.resource.group == "kubevirt.io";
+  bool vmi = kind == "VirtualMachineInstance" && req.resource.group == "kubevirt.io";
+  bool reservation = kind == "IPReservation" && req.resource.group == "kumo.io";
+  if (!vm && !vmi && !reservation) return Status::Ok();
+  std::shared_ptr<const TenantInfo> tenant = tenants_.Get(req.ns);
+  if (!tenant) return Status::Ok();
+  std::string prefix = ForbiddenPrefix(req);
+  json::value& obj = *req.object;
+  if (vm) {
+    const json::object* old_spec = ObjectAt(req.old, {"spec", "template", "spec"});
+    if (Find(obj, {"spec", "template", "spec"}) || !tenant->node_selector.empty()) {
+      KUMO_RETURN_IF_ERROR(ApplyNodePolicy(EnsureObject(obj, {"spec", "template", "spec"}),
+                                           old_spec, "spec.template.spec", *tenant, prefix));
+    }
+    std::string pools = GetString(obj, {"spec", "template", "metadata", "annotations", kCalicoPools});
+    if (!pools.empty()) {
+      auto list = ParseJson(pools);
+      if (list.ok() && list->is_array()) {
+        for (const auto& p : list->get_array()) {
+          if (!p.is_string()) continue;
+          KUMO_RETURN_IF_ERROR(CheckPool(std::string(p.get_string()), *tenant, prefix,
+                                         std::string("spec.template.metadata.annotations[") +
+                                             kCalicoPools + "]"));
+        }
+      }
+    }
+  } else if (vmi) {
+    KUMO_RETURN_IF_ERROR(ApplyNodePolicy(EnsureObject(obj, {"spec"}), ObjectAt(req.old, {"spec"}),
+                                         "spec", *tenant, prefix));
+  } else {
+    KUMO_RETURN_IF_ERROR(CheckPool(GetString(obj, {"spec", "pool"}), *tenant, prefix, "spec.pool"));
+  }
+  if (!tenant->quota.Any()) return Status::Ok();
+  return CheckQuota(req, *tenant);
+}
+
+StatusOr<Amounts> TenantPolicyAdmission::ClaimOf(const api::ResourceInfo& r, const json::value& obj,
+                                                 const std::string& ns) {
+  if (r.kind == "IPReservation") return ClaimOfReservation(obj);
+  if (r.kind == "VirtualMachineInstance") {
+    // A VM's own VMI is counted with the VM.
+    const api::ResourceInfo& vms = Kind("kubevirt.io", "virtualmachines");
+    if (cache_.Get(vms.Key(ns, GetString(obj, {"metadata", "name"})))) return Amounts{};
+    return ClaimOfVmi(obj);
+  }
+  const store::WatchCache& cache = cache_;
+  return ClaimOfVm(obj, [&cache](const std::string& name) -> StatusOr<std::pair<int64_t, int64_t>> {
+    const api::ResourceInfo& its =
+        Kind("instancetype.kubevirt.io", "virtualmachineclusterinstancetypes");
+    store::CachedPtr it = cache.Get(its.Key("", name));
+    if (!it) return NotFound("no instancetype " + name);
+    KUMO_ASSIGN_OR_RETURN(json::value parsed, ParseJson(it->json));
+    const json::value* cpu = Find(parsed, {"spec", "cpu", "guest"});
+    const json::value* mem = Find(parsed, {"spec", "memory", "guest"});
+    if (!cpu || !mem || !(cpu->is_int64() || cpu->is_uint64())) return NotFound("malformed instancetype");
+    StatusOr<double> bytes = mem->is_string() ? api::ParseQuantity(mem->get_string())
+                                              : StatusOr<double>(mem->is_number() ? mem->to_number<double>() : -1.0);
+    if (!bytes.ok() || *bytes < 0) return NotFound("malformed instancetype");
+    return std::make_pair(cpu->to_number<int64_t>(), static_cast<int64_t>(*bytes));
+  });
+}
+
+Status TenantPolicyAdmission::CheckQuota(const AdmissionRequest& req, const TenantInfo& tenant) {
+  std::lock_guard tenant_lock(LockFor(req.ns));
+  KUMO_ASSIGN_OR_RETURN(Amounts next, ClaimOf(req.resource, *req.object, req.ns));
+  Amounts old;
+  if (req.old) {
+    StatusOr<Amounts> o = ClaimOf(req.resource, *req.old, req.ns);
+    if (o.ok()) old = *o;
+  }
+  KUMO_ASSIGN_OR_RETURN(Amounts used, UsageLocked(req.ns));
+  Status st = server::CheckQuota(tenant.name, tenant.quota, used, old, next);
+  if (!st.ok()) return Forbidden(ForbiddenPrefix(req) + st.message());
+  if (!req.dry_run) {
+    std::lock_guard lock(mu_);
+    pending_[req.ns][req.resource.Key(req.ns, req.name)] =
+        Pending{next, RevisionOf(req.old), std::chrono::steady_clock::now()};
+  }
+  return Status::Ok();
+}
+
+StatusOr<Amounts> TenantPolicyAdmission::Usage(const std::string& ns) {
+  std::lock_guard tenant_lock(LockFor(ns));
+  return UsageLocked(ns);
+}
+
+StatusOr<Amounts> TenantPolicyAdmission::UsageLocked(const std::string& ns) {
+  std::map<std::string, Memo> old_memo, new_memo;
+  {
+    std::lock_guard lock(mu_);
+    old_memo = std::move(memo_[ns]);
+  }
+  std::map<std::string, std::pair<int64_t, Amounts>> counted;  // key -> (revision, claim)
+  std::set<std::string> vm_names;
+  auto visit = [&](const api::ResourceInfo& r) {
+    store::WatchCache::Page page = cache_.List(r.KeyPrefix() + ns + "/", "", 0, nullptr);
+    for (const auto& o : page.items) {
+      Memo m;
+      auto it = old_memo.find(o->key);
+      if (it != old_memo.end() && it->second.revision == o->mod_revision) {
+        m = it->second;
+      } else {
+        m.revision = o->mod_revision;
+        StatusOr<json::value> parsed = ParseJson(o->json);
+        StatusOr<Amounts> claim =
+            !parsed.ok() ? StatusOr<Amounts>(parsed.status())
+            : r.kind == "VirtualMachineInstance" ? ClaimOfVmi(*parsed)
+            : r.kind == "IPReservation" ? StatusOr<Amounts>(ClaimOfReservation(*parsed))
+                                        : ClaimOf(r, *parsed, ns);
+        if (claim.ok()) m.claim = *claim;
+      }
+      new_memo[o->key] = m;
+      std::string name = o->Field("metadata.name");
+      if (r.kind == "VirtualMachine") vm_names.insert(name);
+      if (r.kind == "VirtualMachineInstance" && vm_names.count(name)) continue;  // the VM's own
+      counted[o->key] = {o->mod_revision, m.claim};
+    }
+  };
+  visit(Kind("kubevirt.io", "virtualmachines"));
+  visit(Kind("kubevirt.io", "virtualmachineinstances"));
+  visit(Kind("kumo.io", "ipreservations"));
+  {
+    std::lock_guard lock(mu_);
+    memo_[ns] = std::move(new_memo);
+    auto pit = pending_.find(ns);
+    if (pit != pending_.end()) {
+      auto now = std::chrono::steady_clock::now();
+      for (auto it = pit->second.begin(); it != pit->second.end();) {
+        auto c = counted.find(it->first);
+        bool superseded = c != counted.end() && c->second.first > it->second.base_revision;
+        bool vanished = c == counted.end() && it->second.base_revision != 0;
+        if (superseded || vanished || now - it->second.at > kPendingTtl) {
+          it = pit->second.erase(it);
+          continue;
+        }
+        counted[it->first] = {it->second.base_revision, it->second.claim};
+        ++it;
+      }
+      if (pit->second.empty()) pending_.erase(pit);
+    }
+  }
+  Amounts total;
+  for (const auto& [key, c] : counted) total += c.second;
+  return total;
+}
+
+Status NodeRestrictionAdmission::Admit(const AdmissionRequest& req) {
+  if (!req.user) return Status::Ok();
+  std::string node = NodeNameOf(*req.user);
+  if (node.empty()) return Status::Ok();
+  const std::string& kind = req.resource.kind;
+  std::string who = "node \"" + node + "\"";
+  if (kind == "Node" && req.name != node) {
+    return Forbidden(who + " may not " + req.verb + " Node \"" + req.name + "\"; only its own");
+  }
+  if (kind == "Lease" && req.name != node) {
+    return Forbidden(who + " may not " + req.verb + " Lease \"" + req.name + "\"; only its own");
+  }
+  if (kind == "VirtualMachineInstance" && (req.verb == "update" || req.verb == "patch")) {
+    std::string bound = req.old ? GetString(*req.old, {"status", "nodeName"}) : "";
+    std::string next = req.object ? GetString(*req.object, {"status", "nodeName"}) : "";
+    if (bound != node || (!next.empty() && next != node)) {
+      return Forbidden(who + " may only change VMIs bound to it; VirtualMachineInstance " + req.ns +
+                       "/" + req.name + " is bound to \"" + bound + "\"");
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace kumo::server

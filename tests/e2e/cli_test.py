@@ -1,0 +1,159 @@
+"""The `kumo` CLI with the real server, agent and QEMU: from a fresh server to a booted VM in at
+most three counted commands, the VM verbs on a running VM, the serial console driven in tmux
+(prompt, a command, its output, detach), the console log, and the errors around them."""
+import json
+import os
+import re
+import subprocess
+import time
+import unittest
+import uuid
+
+from kumo_cli import KumoCli
+from kumo_harness import IMAGE_DIR, KUMO, KumoAgent, KumoServer, qemu_pids, wait_for
+
+NS = "default"
+
+
+class CliE2ETest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.server = KumoServer().start()
+        cls.agent = KumoAgent(cls.server, "node1").start()
+        # The console and log verbs find the local agent's VM directory through KUMO_AGENT_DIR.
+        cls.cli = KumoCli(cls.server, extra_env={"KUMO_AGENT_DIR": cls.agent.data_dir})
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.agent.cleanup()
+        cls.server.cleanup()
+        cls.cli.cleanup()
+
+    def kumo(self, *args, **kw):
+        return self.cli.ok(self, *args, **kw)
+
+    def fails(self, code, *args, **kw):
+        return self.cli.fails(self, code, *args, **kw)
+
+    def vmi(self, name):
+        r = self.server.kubectl("get", "vmi", name, "-n", NS, "-o", "json")
+        return json.loads(r.stdout) if r.returncode == 0 else None
+
+    # --- from nothing to a booted VM ----------------------------------------------------------
+    def test_01_booted_vm_in_at_most_three_commands(self):
+        start = self.cli.count
+        self.kumo("image", "build", "tiny", "--image-dir", IMAGE_DIR, timeout=900)
+        r = self.kumo("vm", "create", "web1", "--image", "tiny", "--wait", timeout=400)
+        commands = self.cli.count - start
+        self.assertLessEqual(commands, 3)
+        # Progress while waiting, then either the IP that answered or a note why it was not checked.
+        self.assertIn("web1: Scheduling...", r.stderr)
+        self.assertIn("web1: Running on node1", r.stderr)
+        vmi = self.vmi("web1")
+        self.assertEqual(vmi["status"]["phase"], "Running")
+        wait_for(lambda: "KUMO-BOOT-OK" in self.agent.console_log(NS, "web1"), 240, what="boot marker")
+        ip = vmi["status"]["interfaces"][0]["ipAddress"]
+        if r.stdout.strip():
+            self.assertEqual(r.stdout.strip(), ip)
+            self.assertIn(f"{ip} answers", r.stderr)
+        else:
+            self.assertIn("note: skipping the reachability check", r.stderr)
+        print(f"\n  booted web1 with {commands} kumo commands; --wait said: {r.stderr.strip().splitlines()[-1]}")
+
+    # --- verbs on a running VM ----------------------------------------------------------------
+    def test_02_list_show_log(self):
+        rows = self.kumo("vm", "list").stdout.splitlines()
+        row = next(l for l in rows if l.startswith("web1 ")).split()
+        self.assertEqual(row[1], "Running")
+        self.assertEqual(row[3:6], ["node1", "k1.tiny", "tiny"])
+        shown = self.kumo("vm", "show", "web1").stdout
+        self.assertIn("Node:", shown)
+        self.assertIn("Started", shown)  # the agent's event
+        nodes = self.kumo("node", "list").stdout
+        node_row = next(l for l in nodes.splitlines() if l.startswith("node1 ")).split()
+        self.assertEqual(node_row[1:3], ["Ready", "1"])
+        self.assertIn("default/web1", self.kumo("node", "show", "node1").stdout)
+        log = self.kumo("vm", "log", "web1").stdout
+        self.assertIn("KUMO-BOOT-OK", log)
+        tail = self.kumo("vm", "log", "web1", "--tail", "3").stdout
+        self.assertLessEqual(len(tail.rstrip("\n").split("\n")), 3)
+        self.assertTrue(log.endswith(tail), (tail, log[-300:]))
+        err = self.fails(1, "vm", "log", "web1", "--agent-dir", "/nonexistent")
+        self.assertIn("is on node node1, not on this host", err)
+        self.assertIn("(ServiceUnavailable)", err)
+
+    def test_03_console_in_tmux(self):
+        sock = "kumo-test-" + uuid.uuid4().hex[:8]
+        out = os.path.join(self.cli.home, "console-exit")
+        env_prefix = " ".join(f"{k}={v}" for k, v in [("KUBECONFIG", self.server.kubeconfig),
+                                                      ("KUMO_AGENT_DIR", self.agent.data_dir),
+                                                      ("HOME", self.cli.home)])
+        cmd = f"env {env_prefix} {KUMO} vm console web1; echo \"exit=$?\" > {out}; sleep 30"
+        tmux = ["tmux", "-L", sock]
+        subprocess.run(tmux + ["new-session", "-d", "-s", "console", "-x", "160", "-y", "40", cmd], check=True)
+        try:
+            def pane():
+                return subprocess.run(tmux + ["capture-pane", "-p", "-t", "console", "-S", "-200"],
+                                      capture_output=True, text=True).stdout
+
+            wait_for(lambda: "Ctrl-] detaches" in pane(), 30, what="console attached")
+            # The guest's shell prompt ("# ") after Enter.
+            def prompt():
+                subprocess.run(tmux + ["send-keys", "-t", "console", "Enter"])
+                time.sleep(1)
+                return re.search(r"(^|\n)[^\n]*# ?$", pane().rstrip("\n") + " ") or "# " in pane()
+            wait_for(prompt, 60, interval=1, what="the guest's prompt")
+            subprocess.run(tmux + ["send-keys", "-t", "console", "-l", "echo hello-$((1+1))"], check=True)
+            subprocess.run(tmux + ["send-keys", "-t", "console", "Enter"], check=True)
+            wait_for(lambda: re.search(r"^hello-2\r?$", pane(), re.M), 30, what="hello-2 from the guest")
+            subprocess.run(tmux + ["send-keys", "-t", "console", "C-]"], check=True)
+            wait_for(lambda: os.path.exists(out), 15, what="kumo vm console to exit on Ctrl-]")
+            with open(out) as f:
+                self.assertEqual(f.read().strip(), "exit=0")
+            self.assertIn("Detached from VM web1", pane())
+        finally:
+            subprocess.run(tmux + ["kill-server"], capture_output=True)
+        # The VM kept running.
+        self.assertEqual(self.vmi("web1")["status"]["phase"], "Running")
+
+    def test_04_stop_start_restart(self):
+        self.assertIn("cannot start VM \"web1\": VM is already running (Conflict)",
+                      self.fails(1, "vm", "start", "web1"))
+        r = self.kumo("vm", "stop", "web1", "--wait", timeout=200)
+        self.assertIn("web1: Stopped", r.stderr)
+        self.assertEqual(qemu_pids(self.agent.data_dir, f"{NS}_web1"), [])
+        self.assertIn("VM \"web1\" is not running (Conflict)", self.fails(1, "vm", "log", "web1"))
+        self.assertIn("is not running", self.fails(1, "vm", "console", "web1"))
+        r = self.kumo("vm", "start", "web1", "--wait", timeout=300)
+        self.assertIn("web1: Running on node1", r.stderr)
+        old = self.vmi("web1")["metadata"]["uid"]
+        r = self.kumo("vm", "restart", "web1", "--wait", timeout=300)
+        self.assertIn("Running on node1", r.stderr)
+        self.assertNotEqual(self.vmi("web1")["metadata"]["uid"], old)
+
+    def test_05_ssh_needs_a_routable_ip(self):
+        ip = self.vmi("web1")["status"]["interfaces"][0]["ipAddress"]
+        if not ip.startswith("10.0.2."):
+            self.skipTest(f"the VM has a routable IP ({ip}); ssh would really connect")
+        err = self.fails(1, "vm", "ssh", "web1")
+        self.assertIn("cannot ssh to VM \"web1\"", err)
+        self.assertIn("kumo vm console web1", err)
+
+    def test_06_errors_while_waiting(self):
+        # A flavor too big for any node: --wait reports it instead of hanging.
+        self.assertIn("image \"nope\" not found (NotFound)",
+                      self.fails(1, "vm", "create", "bad", "--image", "nope", "--wait"))
+        r = self.cli.run("vm", "create", "huge", "--image", "tiny", "--flavor", "u1.2xlarge", "--wait",
+                         "--timeout", "15", timeout=60)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("Error: VM \"huge\" is not running after 15s", r.stderr)
+        self.kumo("vm", "delete", "huge", "--wait")
+
+    def test_07_delete(self):
+        self.kumo("vm", "delete", "web1", "--wait", timeout=200)
+        wait_for(lambda: not qemu_pids(self.agent.data_dir, f"{NS}_web1"), 60, what="QEMU gone")
+        self.assertNotIn("web1", self.kumo("vm", "list").stdout)
+
+
+if __name__ == "__main__":
+    unittest.main()
