@@ -69,8 +69,9 @@ StatusOr<json::value> RunningVmi(Cli& cli, const std::string& ns, const std::str
   if (vmi.status().code() != Code::kNotFound) return vmi.status();
   auto vm = client->Get(VmPath(ns, name));
   if (!vm.ok()) return WithHint(Explain(vm.status(), "VM", name, ns), "see 'kumo vm list'");
-  return WithHint(Status(Code::kConflict, "VM \"" + name + "\" is not running (status " +
-                                              GetString(*vm, {"status", "printableStatus"}, "Stopped") + ")"),
+  return WithHint(Status(Code::kConflict, "VM \"" + name + "\" is " +
+                                              GetString(*vm, {"status", "printableStatus"}, "Stopped") +
+                                              ", not running"),
                   "start it with 'kumo vm start " + name + " --wait'");
 }
 

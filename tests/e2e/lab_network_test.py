@@ -1,0 +1,99 @@
+"""Tenant networking end to end in a two-node `kumo lab`: a reserved IP reaches the outside host
+over BGP through the top of rack; the same IP follows the VM to the other node; stopping the VM
+withdraws its route; an automatically assigned IP survives a restart."""
+import json
+import time
+import unittest
+
+from kumo_harness import KumoLab, vm_manifest, wait_for
+
+NS = "tenant-a"
+IP = "10.100.0.42"
+
+
+class LabNetworkTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.lab = KumoLab(nodes=2, lab_id=7).up()
+        r = cls.lab.kubectl("create", "namespace", NS)
+        assert r.returncode == 0, r.stderr
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.lab.down()
+
+    def k(self, *args, input=None):
+        r = self.lab.kubectl(*args, input=input)
+        self.assertEqual(r.returncode, 0, f"kubectl {' '.join(args)}: {r.stderr}")
+        return r.stdout
+
+    def vm(self, name, node, reservation=None, strategy="Always"):
+        vm = vm_manifest(name, namespace=NS, run_strategy=strategy)
+        spec = vm["spec"]["template"]["spec"]
+        spec["nodeSelector"] = {"kubernetes.io/hostname": node}
+        spec["domain"]["devices"]["interfaces"] = [{"name": "default", "bridge": {}}]
+        if reservation:
+            vm["metadata"]["annotations"] = {"kumo.io/ip-reservation": reservation}
+        self.k("apply", "-f", "-", input=json.dumps(vm))
+
+    def vmi(self, name, path):
+        return self.lab.kubectl("get", "vmi", name, "-n", NS, "-o", f"jsonpath={{{path}}}").stdout
+
+    def test_reserved_ip_follows_the_vm_and_is_withdrawn_when_stopped(self):
+        self.k("apply", "-f", "-", input=json.dumps({
+            "apiVersion": "kumo.io/v1alpha1", "kind": "IPReservation",
+            "metadata": {"name": "web", "namespace": NS}, "spec": {"addresses": [IP]}}))
+        self.vm("web", "node1", reservation="web")
+        wait_for(lambda: self.vmi("web", ".status.phase") == "Running", 240, what="web Running on node1")
+        self.assertEqual(self.vmi("web", ".status.interfaces[0].ipAddress"), IP)
+        page = wait_for(lambda: self.lab.fetch(IP), 180, interval=1, what="outside reaches the VM")
+        self.assertIn(IP, page)
+        self.assertIn("10.250.1.2", self.lab.tor_route(IP))  # the route points at node1
+
+        # Delete and create again on the other node: the same address answers from outside.
+        self.k("delete", "vm", "web", "-n", NS)
+        wait_for(lambda: self.lab.kubectl("get", "vmi", "web", "-n", NS).returncode != 0, 120,
+                 what="VMI deleted")
+        self.vm("web", "node2", reservation="web")
+        wait_for(lambda: self.vmi("web", ".status.nodeName") == "node2", 60, what="web on node2")
+        wait_for(lambda: "10.250.2.2" in self.lab.tor_route(IP), 180, interval=0.5,
+                 what="top of rack routes the IP to node2")
+        page = wait_for(lambda: self.lab.fetch(IP), 180, interval=1, what="outside reaches the VM on node2")
+        self.assertIn(IP, page)
+
+        # Stop: the route is withdrawn at the top of rack.
+        self.k("patch", "vm", "web", "-n", NS, "--type", "merge", "-p", '{"spec":{"runStrategy":"Halted"}}')
+        wait_for(lambda: self.lab.tor_route(IP) == "", 120, interval=0.5, what="route withdrawn")
+        self.assertEqual(self.lab.fetch(IP), "")
+
+    def test_automatic_ip_survives_restart(self):
+        self.vm("auto", "node1")
+        ip = wait_for(lambda: self.vmi("auto", ".status.interfaces[0].ipAddress"), 240, what="auto has an IP")
+        wait_for(lambda: self.vmi("auto", ".status.phase") == "Running", 240, what="auto Running")
+        self.assertTrue(ip.startswith("10.100.0."), ip)
+        wait_for(lambda: self.lab.fetch(ip), 180, interval=1, what="outside reaches auto")
+        uid = self.vmi("auto", ".metadata.uid")
+        code = self.lab.kubectl("get", "--raw", "/version").returncode
+        self.assertEqual(code, 0)
+        # virtctl restart: a new instance with the same address.
+        r = subprocess_put(self.lab, f"/apis/subresources.kubevirt.io/v1/namespaces/{NS}/virtualmachines/auto/restart")
+        self.assertEqual(r, 0)
+        wait_for(lambda: self.vmi("auto", ".metadata.uid") not in ("", uid), 120, what="new instance")
+        wait_for(lambda: self.vmi("auto", ".status.phase") == "Running", 240, what="auto Running again")
+        self.assertEqual(self.vmi("auto", ".status.interfaces[0].ipAddress"), ip)
+        wait_for(lambda: self.lab.fetch(ip), 180, interval=1, what="outside reaches auto after restart")
+
+
+def subprocess_put(lab, path):
+    """PUT through kubectl's raw access (virtctl's subresource call)."""
+    import subprocess
+    import tempfile
+    with tempfile.NamedTemporaryFile("w", suffix=".json") as f:
+        f.write("{}")
+        f.flush()
+        r = lab.kubectl("replace", "--raw", path, "-f", f.name)
+    return r.returncode
+
+
+if __name__ == "__main__":
+    unittest.main()
