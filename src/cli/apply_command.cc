@@ -105,6 +105,42 @@ void MergeInto(json::object& into, const json::object& from) {
   }
 }
 
+// Object keys in sorted order, as Go's encoding/json writes maps.
+json::value Sorted(const json::value& v) {
+  if (v.is_object()) {
+    std::vector<std::string> keys;
+    for (const auto& kv : v.get_object()) keys.emplace_back(kv.key());
+    std::sort(keys.begin(), keys.end());
+    json::object out;
+    for (const auto& k : keys) out[k] = Sorted(v.get_object().at(k));
+    return out;
+  }
+  if (v.is_array()) {
+    json::array out;
+    for (const auto& item : v.get_array()) out.push_back(Sorted(item));
+    return out;
+  }
+  return v;
+}
+
+// The last-applied annotation exactly as kubectl writes it (annotations present but without
+// itself, keys sorted, HTML characters escaped, a trailing newline), so that kubectl sees no
+// change after kumo applied the same file and the other way round.
+std::string LastAppliedJson(json::value doc) {
+  json::object& annotations = EnsureObject(doc, {"metadata", "annotations"});
+  annotations.erase(kLastApplied);
+  std::string raw = json::serialize(Sorted(doc));
+  std::string out;
+  out.reserve(raw.size());
+  for (char c : raw) {
+    if (c == '<') out += "\\u003c";
+    else if (c == '>') out += "\\u003e";
+    else if (c == '&') out += "\\u0026";
+    else out.push_back(c);
+  }
+  return out + "\n";
+}
+
 std::string NameFor(const std::string& api_version, const std::string& kind, const std::string& name) {
   std::string lower = kind;
   for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -154,7 +190,7 @@ class Applier {
     std::string suffix = dry_run_ ? " (dry run)" : "";
 
     json::value modified = doc;
-    EnsureObject(modified, {"metadata", "annotations"})[kLastApplied] = json::serialize(doc) + "\n";
+    EnsureObject(modified, {"metadata", "annotations"})[kLastApplied] = LastAppliedJson(doc);
     auto live = client_.Get(item);
     if (!live.ok() && live.status().code() != Code::kNotFound) return live.status();
     if (!live.ok()) {

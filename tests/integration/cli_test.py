@@ -188,7 +188,7 @@ class CliTest(unittest.TestCase):
         self.assertEqual(row[2:6], ["<none>", "<none>", "u1.nano", "halted-img"])
         wide = self.kumo("vm", "list", "-o", "wide").stdout
         self.assertIn("Halted", wide)
-        self.assertEqual(self.kumo("vm", "list", "-o", "name").stdout, "virtualmachine.kubevirt.io/h1\n")
+        self.assertIn("virtualmachine.kubevirt.io/h1\n", self.kumo("vm", "list", "-o", "name").stdout)
         vm = json.loads(self.kumo("vm", "show", "h1", "-o", "json").stdout)
         self.assertEqual(vm["spec"]["instancetype"]["name"], "u1.nano")
         shown = self.kumo("vm", "show", "h1").stdout

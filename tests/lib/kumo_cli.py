@@ -38,8 +38,9 @@ class KumoCli:
         """Runs a command that must fail with exit code `code`; returns its one-line error."""
         r = self.run(*args, **kw)
         testcase.assertEqual(r.returncode, code, f"kumo {' '.join(args)}:\n{r.stdout}\n{r.stderr}")
-        testcase.assertTrue(r.stderr.startswith("Error: "), r.stderr)
-        return r.stderr.splitlines()[0]
+        errors = [l for l in r.stderr.splitlines() if l.startswith("Error: ")]
+        testcase.assertEqual(len(errors), 1, f"one error line expected:\n{r.stderr}")
+        return errors[0]
 
     def cleanup(self):
         shutil.rmtree(self.home, ignore_errors=True)
