@@ -5,6 +5,7 @@
 #include <set>
 
 #include "api/quantity.h"
+#include "common/ipv4.h"
 
 namespace kumo::api {
 
@@ -341,45 +342,21 @@ Status ValidateImage(const json::value& obj) {
   return errs.ToStatus(KindOf(obj), GetString(obj, {"metadata", "name"}));
 }
 
-bool ParseIPv4(std::string_view text, uint32_t& out) {
-  uint32_t v = 0;
-  int parts = 0;
-  size_t i = 0;
-  while (parts < 4) {
-    if (i >= text.size() || !isdigit(static_cast<unsigned char>(text[i]))) return false;
-    uint32_t octet = 0;
-    size_t start = i;
-    while (i < text.size() && isdigit(static_cast<unsigned char>(text[i]))) {
-      octet = octet * 10 + static_cast<uint32_t>(text[i] - '0');
-      if (octet > 255 || i - start > 2) return false;
-      ++i;
-    }
-    v = (v << 8) | octet;
-    ++parts;
-    if (parts < 4) {
-      if (i >= text.size() || text[i] != '.') return false;
-      ++i;
-    }
-  }
-  if (i != text.size()) return false;
-  out = v;
-  return true;
-}
-
 Status ValidateIPPool(const json::value& obj) {
   FieldErrors errs;
   CheckMetadata(obj, /*label_name=*/false, errs);
   std::string cidr = GetString(obj, {"spec", "cidr"});
   size_t slash = cidr.find('/');
-  uint32_t ip = 0;
   int prefix = -1;
   if (slash != std::string::npos) prefix = std::atoi(cidr.c_str() + slash + 1);
+  StatusOr<uint32_t> ip = slash == std::string::npos ? StatusOr<uint32_t>(BadRequest("no prefix"))
+                                                     : ParseIpv4(std::string_view(cidr).substr(0, slash));
   if (cidr.empty()) {
     errs.Required("spec.cidr", "an IPv4 CIDR such as 10.10.0.0/24");
-  } else if (slash == std::string::npos || !ParseIPv4(std::string_view(cidr).substr(0, slash), ip) ||
+  } else if (!ip.ok() ||
              prefix < 8 || prefix > 32 || cidr.substr(slash + 1) != std::to_string(prefix)) {
     errs.InvalidValue("spec.cidr", cidr, "must be an IPv4 CIDR with a prefix from /8 to /32, e.g. 10.10.0.0/24");
-  } else if (prefix < 32 && (ip & ((1u << (32 - prefix)) - 1)) != 0) {
+  } else if (prefix < 32 && (*ip & ((1u << (32 - prefix)) - 1)) != 0) {
     errs.InvalidValue("spec.cidr", cidr, "has host bits set; use the network address");
   }
   if (const json::value* ns = Find(obj, {"spec", "namespaces"}); ns && !ns->is_null()) {
@@ -401,9 +378,8 @@ Status ValidateIPReservation(const json::value& obj) {
       int i = 0;
       for (const auto& a : addrs->get_array()) {
         std::string f = "spec.addresses[" + std::to_string(i++) + "]";
-        uint32_t ip;
         std::string text = a.is_string() ? std::string(a.get_string()) : json::serialize(a);
-        if (!a.is_string() || !ParseIPv4(text, ip)) errs.InvalidValue(f, text, "must be an IPv4 address");
+        if (!a.is_string() || !ParseIpv4(text).ok()) errs.InvalidValue(f, text, "must be an IPv4 address");
         else if (!seen.insert(text).second) errs.Duplicate(f, text);
       }
     }

@@ -42,9 +42,6 @@ Status ValidateIPReservation(const json::value& obj);
 // (user and role admin|member|viewer, users unique and not system:*), spec.apiShare (1..100).
 Status ValidateTenant(const json::value& obj);
 
-// Parses dotted IPv4 ("10.0.0.5"); false when malformed.
-bool ParseIPv4(std::string_view text, uint32_t& out);
-
 // Collects field errors and turns them into one Invalid status.
 class FieldErrors {
  public:

@@ -66,7 +66,8 @@ class Discovery {
 json::value Changes(const json::value& current, const json::value& modified) {
   json::object patch;
   for (const auto& kv : modified.get_object()) {
-    const json::value* cur = current.is_object() ? current.get_object().if_contains(kv.key()) : nullptr;
+    const json::value* cur =
+        current.is_object() ? current.get_object().if_contains(kv.key()) : nullptr;
     if (cur && *cur == kv.value()) continue;
     if (cur && cur->is_object() && kv.value().is_object()) {
       json::value sub = Changes(*cur, kv.value());
@@ -133,19 +134,25 @@ std::string LastAppliedJson(json::value doc) {
   std::string out;
   out.reserve(raw.size());
   for (char c : raw) {
-    if (c == '<') out += "\\u003c";
-    else if (c == '>') out += "\\u003e";
-    else if (c == '&') out += "\\u0026";
-    else out.push_back(c);
+    if (c == '<')
+      out += "\\u003c";
+    else if (c == '>')
+      out += "\\u003e";
+    else if (c == '&')
+      out += "\\u0026";
+    else
+      out.push_back(c);
   }
   return out + "\n";
 }
 
-std::string NameFor(const std::string& api_version, const std::string& kind, const std::string& name) {
+std::string NameFor(const std::string& api_version, const std::string& kind,
+                    const std::string& name) {
   std::string lower = kind;
   for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   size_t slash = api_version.find('/');
-  return lower + (slash == std::string::npos ? "" : "." + api_version.substr(0, slash)) + "/" + name;
+  return lower + (slash == std::string::npos ? "" : "." + api_version.substr(0, slash)) + "/" +
+         name;
 }
 
 class Applier {
@@ -176,13 +183,17 @@ class Applier {
     std::string ns;
     if (ref.namespaced) {
       std::string doc_ns = GetString(doc, {"metadata", "namespace"});
-      if (!doc_ns.empty() && cli_.session.NamespaceExplicit() && doc_ns != cli_.session.Namespace()) {
-        return UsageError(where + " is for tenant \"" + doc_ns + "\", not \"" + cli_.session.Namespace() + "\" (-n)");
+      if (!doc_ns.empty() && cli_.session.NamespaceExplicit() &&
+          doc_ns != cli_.session.Namespace()) {
+        return UsageError(where + " is for tenant \"" + doc_ns + "\", not \"" +
+                          cli_.session.Namespace() + "\" (-n)");
       }
       ns = doc_ns.empty() ? cli_.session.Namespace() : doc_ns;
       EnsureObject(doc, {"metadata"})["namespace"] = ns;
     }
-    std::string group = api_version.find('/') == std::string::npos ? "" : api_version.substr(0, api_version.find('/'));
+    std::string group = api_version.find('/') == std::string::npos
+                            ? ""
+                            : api_version.substr(0, api_version.find('/'));
     std::string version = api_version.substr(api_version.find('/') + 1);
     std::string collection = client::ResourcePath(group, version, ref.plural, ns);
     std::string item = client::ResourcePath(group, version, ref.plural, ns, name);
@@ -196,7 +207,8 @@ class Applier {
     if (!live.ok()) {
       if (!dry_run_) {
         auto created = client_.Create(collection, modified);
-        if (!created.ok()) return Status(created.status().code(), label + ": " + created.status().message());
+        if (!created.ok())
+          return Status(created.status().code(), label + ": " + created.status().message());
       }
       Print(label + " created" + suffix + "\n");
       return Status::Ok();
@@ -213,7 +225,8 @@ class Applier {
     }
     if (!dry_run_) {
       auto patched = client_.Patch(item, client::PatchType::kMerge, patch);
-      if (!patched.ok()) return Status(patched.status().code(), label + ": " + patched.status().message());
+      if (!patched.ok())
+        return Status(patched.status().code(), label + ": " + patched.status().message());
     }
     Print(label + " configured" + suffix + "\n");
     return Status::Ok();
@@ -226,11 +239,13 @@ class Applier {
   bool dry_run_;
 };
 
-StatusOr<std::vector<std::pair<std::string, std::string>>> ReadInputs(const std::vector<std::string>& files) {
+StatusOr<std::vector<std::pair<std::string, std::string>>> ReadInputs(
+    const std::vector<std::string>& files) {
   std::vector<std::pair<std::string, std::string>> out;  // (name, text)
   for (const auto& f : files) {
     if (f == "-") {
-      std::string text((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
+      std::string text((std::istreambuf_iterator<char>(std::cin)),
+                       std::istreambuf_iterator<char>());
       out.emplace_back("stdin", std::move(text));
       continue;
     }
@@ -263,7 +278,8 @@ Status RunApply(Cli& cli, const ApplyFlags& f) {
   for (const auto& [file, text] : inputs) {
     std::vector<std::string> docs = SplitYamlDocuments(text);
     for (size_t i = 0; i < docs.size(); ++i) {
-      std::string where = docs.size() > 1 ? file + " (document " + std::to_string(i + 1) + ")" : file;
+      std::string where =
+          docs.size() > 1 ? file + " (document " + std::to_string(i + 1) + ")" : file;
       auto parsed = ParseJsonOrYaml(docs[i]);
       Status st = parsed.ok() ? applier.Apply(std::move(*parsed), where)
                               : Status(Code::kBadRequest, where + ": " + parsed.status().message());
@@ -301,7 +317,8 @@ std::vector<std::string> SplitYamlDocuments(const std::string& text) {
     size_t nl = text.find('\n', start);
     std::string line = text.substr(start, nl == std::string::npos ? std::string::npos : nl - start);
     std::string trimmed = line;
-    while (!trimmed.empty() && (trimmed.back() == ' ' || trimmed.back() == '\r' || trimmed.back() == '\t')) {
+    while (!trimmed.empty() &&
+           (trimmed.back() == ' ' || trimmed.back() == '\r' || trimmed.back() == '\t')) {
       trimmed.pop_back();
     }
     if (trimmed == "---" || trimmed == "...") {

@@ -48,8 +48,9 @@ Status FlavorList(Cli& cli) {
   for (const char* h : {"Name", "vCPUs", "Memory", "Description"}) t.columns.push_back({h});
   t.columns.push_back({"Age", true});
   for (const auto& f : items) {
-    t.AddRow({GetString(f, {"metadata", "name"}), CpuOf(f), GetString(f, {"spec", "memory", "guest"}),
-              FlavorDescription(f), AgeOf(GetString(f, {"metadata", "creationTimestamp"}))});
+    t.AddRow({GetString(f, {"metadata", "name"}), CpuOf(f),
+              GetString(f, {"spec", "memory", "guest"}), FlavorDescription(f),
+              AgeOf(GetString(f, {"metadata", "creationTimestamp"}))});
   }
   Print(RenderTable(t, format == Format::kWide));
   return Status::Ok();
@@ -94,8 +95,8 @@ std::map<std::string, std::vector<std::string>> VmsByNode(client::RestClient& cl
   std::map<std::string, std::vector<std::string>> out;
   if (auto list = client.List(VmiPath("")); list.ok()) {
     for (const auto& v : ItemsOf(*list)) {
-      out[GetString(v, {"status", "nodeName"})].push_back(GetString(v, {"metadata", "namespace"}) + "/" +
-                                                          GetString(v, {"metadata", "name"}));
+      out[GetString(v, {"status", "nodeName"})].push_back(GetString(v, {"metadata", "namespace"}) +
+                                                          "/" + GetString(v, {"metadata", "name"}));
     }
   }
   return out;
@@ -116,15 +117,20 @@ Status NodeList(Cli& cli) {
   }
   auto vms = VmsByNode(*client);
   Table t;
-  for (const char* h : {"Name", "Status", "VMs", "CPUs", "Memory", "Accel", "Age"}) t.columns.push_back({h});
+  for (const char* h : {"Name", "Status", "VMs", "CPUs", "Memory", "Accel", "Age"})
+    t.columns.push_back({h});
   t.columns.push_back({"Version", true});
   t.columns.push_back({"Kernel", true});
   for (const auto& n : items) {
     std::string name = GetString(n, {"metadata", "name"});
     std::string kvm = GetString(n, {"metadata", "labels", "kumo.io/kvm"});
     t.AddRow({name, NodeStatus(n), std::to_string(vms[name].size()),
-              GetString(n, {"status", "allocatable", "cpu"}), GetString(n, {"status", "allocatable", "memory"}),
-              kvm == "true" ? "kvm" : kvm == "false" ? "tcg" : "", AgeOf(GetString(n, {"metadata", "creationTimestamp"})),
+              GetString(n, {"status", "allocatable", "cpu"}),
+              GetString(n, {"status", "allocatable", "memory"}),
+              kvm == "true"    ? "kvm"
+              : kvm == "false" ? "tcg"
+                               : "",
+              AgeOf(GetString(n, {"metadata", "creationTimestamp"})),
               GetString(n, {"status", "nodeInfo", "kubeletVersion"}),
               GetString(n, {"status", "nodeInfo", "kernelVersion"})});
   }
@@ -145,7 +151,8 @@ Status NodeShow(Cli& cli, const std::string& name) {
   if (const json::value* l = Find(*n, {"metadata", "labels"}); l && l->is_object()) {
     for (const auto& kv : l->get_object()) {
       labels += (labels.empty() ? "" : ",") + std::string(kv.key()) + "=" +
-                (kv.value().is_string() ? std::string(kv.value().get_string()) : json::serialize(kv.value()));
+                (kv.value().is_string() ? std::string(kv.value().get_string())
+                                        : json::serialize(kv.value()));
     }
   }
   std::string heartbeat;
@@ -153,24 +160,26 @@ Status NodeShow(Cli& cli, const std::string& name) {
     for (const auto& c : conds->get_array()) {
       if (GetString(c, {"type"}) == "Ready") {
         std::string t = GetString(c, {"lastHeartbeatTime"});
-        heartbeat = t.empty() ? GetString(c, {"message"}) : AgeOf(t) + " ago: " + GetString(c, {"message"});
+        heartbeat =
+            t.empty() ? GetString(c, {"message"}) : AgeOf(t) + " ago: " + GetString(c, {"message"});
       }
     }
   }
   auto vms = VmsByNode(*client)[name];
   std::string vm_list;
   for (const auto& v : vms) vm_list += (vm_list.empty() ? "" : ", ") + v;
-  Print(Describe({{"Name", name},
-                  {"Status", NodeStatus(*n)},
-                  {"Last heartbeat", heartbeat},
-                  {"CPUs", GetString(*n, {"status", "allocatable", "cpu"}) + " allocatable of " +
-                               GetString(*n, {"status", "capacity", "cpu"})},
-                  {"Memory", GetString(*n, {"status", "allocatable", "memory"}) + " allocatable of " +
-                                 GetString(*n, {"status", "capacity", "memory"})},
-                  {"Kernel", GetString(*n, {"status", "nodeInfo", "kernelVersion"})},
-                  {"Agent", GetString(*n, {"status", "nodeInfo", "kubeletVersion"})},
-                  {"Labels", labels},
-                  {"VMs (" + std::to_string(vms.size()) + ")", vm_list}}));
+  Print(
+      Describe({{"Name", name},
+                {"Status", NodeStatus(*n)},
+                {"Last heartbeat", heartbeat},
+                {"CPUs", GetString(*n, {"status", "allocatable", "cpu"}) + " allocatable of " +
+                             GetString(*n, {"status", "capacity", "cpu"})},
+                {"Memory", GetString(*n, {"status", "allocatable", "memory"}) + " allocatable of " +
+                               GetString(*n, {"status", "capacity", "memory"})},
+                {"Kernel", GetString(*n, {"status", "nodeInfo", "kernelVersion"})},
+                {"Agent", GetString(*n, {"status", "nodeInfo", "kubeletVersion"})},
+                {"Labels", labels},
+                {"VMs (" + std::to_string(vms.size()) + ")", vm_list}}));
   return Status::Ok();
 }
 
@@ -208,8 +217,8 @@ Status TemplateShow(Cli& cli, const std::string& name) {
   } else if (format == Format::kName) {
     Print("template/" + t.name + "\n");
   } else {
-    Print("# " + t.source + " template; save as " + UserTemplateDir() + "/NAME.yaml to make your own\n" +
-          ToYaml(doc));
+    Print("# " + t.source + " template; save as " + UserTemplateDir() +
+          "/NAME.yaml to make your own\n" + ToYaml(doc));
   }
   return Status::Ok();
 }
@@ -235,12 +244,14 @@ void AddNodeCommands(CLI::App& app, Cli& cli) {
   CLI::App* node = app.add_subcommand("node", "Hypervisor nodes");
   node->require_subcommand(1);
   Examples(node, "  kumo node list\n  kumo node show node1");
-  CLI::App* list = node->add_subcommand("list", "List nodes with their state, VM count and capacity");
+  CLI::App* list =
+      node->add_subcommand("list", "List nodes with their state, VM count and capacity");
   list->alias("ls");
   Examples(list, "  kumo node list\n  kumo node list -o wide");
   OnRun(list, cli, [&cli] { return NodeList(cli); });
   auto name = std::make_shared<std::string>();
-  CLI::App* show = node->add_subcommand("show", "Show a node: capacity, heartbeat, labels and its VMs");
+  CLI::App* show =
+      node->add_subcommand("show", "Show a node: capacity, heartbeat, labels and its VMs");
   show->add_option("name", *name, "Node name")->required();
   Examples(show, "  kumo node show node1");
   OnRun(show, cli, [&cli, name] { return NodeShow(cli, *name); });
@@ -254,12 +265,14 @@ void AddTemplateCommands(CLI::App& app, Cli& cli) {
            "  kumo template list\n"
            "  kumo template show tiny-web > ~/.kumo/templates/my-web.yaml   # then edit it\n"
            "  kumo vm create web1 --template my-web --wait");
-  CLI::App* list = tmpl->add_subcommand("list", "List templates (yours first, then the built-in ones)");
+  CLI::App* list =
+      tmpl->add_subcommand("list", "List templates (yours first, then the built-in ones)");
   list->alias("ls");
   Examples(list, "  kumo template list");
   OnRun(list, cli, [&cli] { return TemplateList(cli); });
   auto name = std::make_shared<std::string>();
-  CLI::App* show = tmpl->add_subcommand("show", "Print a template as YAML (a starting point for your own)");
+  CLI::App* show =
+      tmpl->add_subcommand("show", "Print a template as YAML (a starting point for your own)");
   show->add_option("name", *name, "Template name or file")->required();
   Examples(show, "  kumo template show tiny-web");
   OnRun(show, cli, [&cli, name] { return TemplateShow(cli, *name); });

@@ -54,7 +54,8 @@ int Run(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);  // --help
-    std::cerr << "Error: " << e.what() << "\nRun 'kumo --help' or 'kumo COMMAND --help' for usage.\n";
+    std::cerr << "Error: " << e.what()
+              << "\nRun 'kumo --help' or 'kumo COMMAND --help' for usage.\n";
     return 2;
   }
   if (show_version) {

@@ -42,7 +42,9 @@ std::string ReservationPath(const std::string& ns, const std::string& name) {
 std::string NodePath(const std::string& name) {
   return client::ResourcePath("", "v1", "nodes", "", name);
 }
-std::string EventsPath(const std::string& ns) { return client::ResourcePath("", "v1", "events", ns); }
+std::string EventsPath(const std::string& ns) {
+  return client::ResourcePath("", "v1", "events", ns);
+}
 
 json::array ItemsOf(const json::value& list) {
   const json::value* items = Find(list, {"items"});

@@ -68,11 +68,13 @@ std::string BashCompletion(const CLI::App& root) {
   return R"SH(# bash completion for kumo. Load it with:  source <(kumo completion bash)
 _kumo_subs() {
   case "$1" in
-)SH" + subs_case + R"SH(  esac
+)SH" + subs_case +
+         R"SH(  esac
 }
 _kumo_flags() {
   case "$1" in
-)SH" + flags_case + R"SH(  esac
+)SH" + flags_case +
+         R"SH(  esac
 }
 # Names from the server, with the kubeconfig, context and tenant typed so far.
 _kumo_names() {
@@ -91,7 +93,8 @@ _kumo() {
   for ((i=1; i<COMP_CWORD; i++)); do
     w="${COMP_WORDS[i]}"
     case "$w" in -*) continue ;; esac
-    case "${COMP_WORDS[i-1]}" in )SH" + value_pattern + R"SH() continue ;; esac
+    case "${COMP_WORDS[i-1]}" in )SH" +
+         value_pattern + R"SH() continue ;; esac
     subs=" $(_kumo_subs "$path") "
     if [[ "$subs" == *" $w "* ]]; then path="${path:+$path }$w"; fi
   done
@@ -128,7 +131,9 @@ complete -o default -F _kumo kumo
 void AddCompletionCommand(CLI::App& app, Cli& cli) {
   auto shell = std::make_shared<std::string>();
   CLI::App* cmd = app.add_subcommand("completion", "Print a shell completion script (bash or zsh)");
-  cmd->add_option("shell", *shell, "bash or zsh")->required()->check(CLI::IsMember({"bash", "zsh"}));
+  cmd->add_option("shell", *shell, "bash or zsh")
+      ->required()
+      ->check(CLI::IsMember({"bash", "zsh"}));
   Examples(cmd,
            "  source <(kumo completion bash)                   # this shell\n"
            "  kumo completion bash > /etc/bash_completion.d/kumo\n"
@@ -137,9 +142,10 @@ void AddCompletionCommand(CLI::App& app, Cli& cli) {
   OnRun(cmd, cli, [root, shell] {
     std::string bash = BashCompletion(*root);
     if (*shell == "zsh") {
-      Print("#compdef kumo\n# zsh completion for kumo (the bash script through bashcompinit).\n"
-            "autoload -U +X compinit && compinit\nautoload -U +X bashcompinit && bashcompinit\n" +
-            bash);
+      Print(
+          "#compdef kumo\n# zsh completion for kumo (the bash script through bashcompinit).\n"
+          "autoload -U +X compinit && compinit\nautoload -U +X bashcompinit && bashcompinit\n" +
+          bash);
     } else {
       Print(bash);
     }

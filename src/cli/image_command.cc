@@ -36,7 +36,9 @@ std::string DefaultImageDir(Cli& cli) {
   return kDefaultImageDir;
 }
 
-bool IsUrl(const std::string& s) { return s.rfind("http://", 0) == 0 || s.rfind("https://", 0) == 0; }
+bool IsUrl(const std::string& s) {
+  return s.rfind("http://", 0) == 0 || s.rfind("https://", 0) == 0;
+}
 
 // Runs argv with its output (progress bars) on our stderr; returns its exit code.
 StatusOr<int> RunWithProgress(const std::vector<std::string>& argv) {
@@ -109,12 +111,14 @@ Status RunList(Cli& cli) {
     return Status::Ok();
   }
   if (items.empty()) {
-    std::cerr << "No images yet. Build the tiny one with 'kumo image build tiny' or import one with "
-                 "'kumo image import FILE|URL'.\n";
+    std::cerr
+        << "No images yet. Build the tiny one with 'kumo image build tiny' or import one with "
+           "'kumo image import FILE|URL'.\n";
     return Status::Ok();
   }
   Table t;
-  for (const char* h : {"Name", "Format", "Phase", "Size", "Source", "Age"}) t.columns.push_back({h});
+  for (const char* h : {"Name", "Format", "Phase", "Size", "Source", "Age"})
+    t.columns.push_back({h});
   t.columns.push_back({"Path", true});
   t.columns.push_back({"Checksum", true});
   for (const auto& img : items) {
@@ -155,7 +159,8 @@ struct ImportFlags {
 
 Status RunImport(Cli& cli, const ImportFlags& f) {
   std::string name = f.name.empty() ? ImageNameFromSource(f.source) : f.name;
-  if (name.empty()) return UsageError("cannot derive an image name from " + f.source + "; pass --name");
+  if (name.empty())
+    return UsageError("cannot derive an image name from " + f.source + "; pass --name");
   bool url = IsUrl(f.source);
   if (!url && !fs::exists(f.source)) {
     return Status(Code::kNotFound, "cannot import " + f.source + ": no such file");
@@ -170,30 +175,37 @@ Status RunImport(Cli& cli, const ImportFlags& f) {
   std::string dir = f.image_dir.empty() ? DefaultImageDir(cli) : f.image_dir;
   std::error_code ec;
   fs::create_directories(dir, ec);
-  if (ec) return Internal("cannot create the image dir " + dir + ": " + ec.message() + " (use --image-dir)");
+  if (ec)
+    return Internal("cannot create the image dir " + dir + ": " + ec.message() +
+                    " (use --image-dir)");
 
   std::string input = f.source;
   std::string download = dir + "/." + name + ".download";
   if (url) {
     std::cerr << "Downloading " << f.source << "\n";
-    KUMO_ASSIGN_OR_RETURN(int rc, RunWithProgress({"curl", "-fL", "--progress-bar", "-o", download, f.source}));
+    KUMO_ASSIGN_OR_RETURN(
+        int rc, RunWithProgress({"curl", "-fL", "--progress-bar", "-o", download, f.source}));
     if (rc != 0) {
       fs::remove(download, ec);
-      return Status(Code::kUnavailable, "cannot download " + f.source + " (curl exit code " + std::to_string(rc) + ")");
+      return Status(Code::kUnavailable,
+                    "cannot download " + f.source + " (curl exit code " + std::to_string(rc) + ")");
     }
     input = download;
   }
   auto info = agent::RunChecked({"qemu-img", "info", "--output=json", input});
   if (!info.ok()) {
     fs::remove(download, ec);
-    return Status(Code::kBadRequest, f.source + " is not a disk image qemu-img can read: " + info.status().message());
+    return Status(Code::kBadRequest,
+                  f.source + " is not a disk image qemu-img can read: " + info.status().message());
   }
   std::string src_format = "raw";
-  if (auto parsed = ParseJson(info->out); parsed.ok()) src_format = GetString(*parsed, {"format"}, "raw");
+  if (auto parsed = ParseJson(info->out); parsed.ok())
+    src_format = GetString(*parsed, {"format"}, "raw");
   std::string final_path = dir + "/" + name + ".qcow2";
   std::string tmp = dir + "/." + name + ".qcow2.tmp";
   std::cerr << "Converting " << src_format << " to qcow2 in " << final_path << "\n";
-  KUMO_ASSIGN_OR_RETURN(int rc, RunWithProgress({"qemu-img", "convert", "-p", "-f", src_format, "-O", "qcow2", input, tmp}));
+  KUMO_ASSIGN_OR_RETURN(int rc, RunWithProgress({"qemu-img", "convert", "-p", "-f", src_format,
+                                                 "-O", "qcow2", input, tmp}));
   fs::remove(download, ec);
   if (rc != 0) {
     fs::remove(tmp, ec);
@@ -204,8 +216,10 @@ Status RunImport(Cli& cli, const ImportFlags& f) {
   KUMO_ASSIGN_OR_RETURN(std::string sha, Sha256File(final_path));
   int64_t size = static_cast<int64_t>(fs::file_size(final_path, ec));
   json::object source;
-  if (url) source["url"] = f.source;
-  else source["file"] = fs::absolute(f.source).string();
+  if (url)
+    source["url"] = f.source;
+  else
+    source["file"] = fs::absolute(f.source).string();
   KUMO_RETURN_IF_ERROR(RegisterImage(*client, name, "qcow2", source, final_path, size, sha));
   Print("image/" + name + " imported (" + HumanBytes(size) + ")\n");
   std::cerr << "Boot it with 'kumo vm create NAME --image " << name << "'\n";
@@ -231,7 +245,8 @@ Status DeleteOne(client::RestClient& client, const std::string& name, const Dele
         if (!vols || !vols->is_array()) continue;
         for (const auto& v : vols->get_array()) {
           std::string ref = GetString(v, {"containerDisk", "image"});
-          std::string base = ref.substr(ref.rfind('/') == std::string::npos ? 0 : ref.rfind('/') + 1);
+          std::string base =
+              ref.substr(ref.rfind('/') == std::string::npos ? 0 : ref.rfind('/') + 1);
           base = base.substr(0, base.find_first_of(":@"));
           if (!ref.empty() && base == name) {
             users += (users.empty() ? "" : ", ") + GetString(vm, {"metadata", "namespace"}) + "/" +
@@ -253,7 +268,8 @@ Status DeleteOne(client::RestClient& client, const std::string& name, const Dele
     fs::remove(path, ec);
     if (ec) std::cerr << "Warning: cannot remove " << path << ": " << ec.message() << "\n";
   }
-  Print("image/" + name + " deleted" + (f.purge && !path.empty() ? " (removed " + path + ")" : "") + "\n");
+  Print("image/" + name + " deleted" + (f.purge && !path.empty() ? " (removed " + path + ")" : "") +
+        "\n");
   return Status::Ok();
 }
 
@@ -280,7 +296,8 @@ std::string ImageNameFromSource(const std::string& source) {
   s = s.substr(s.rfind('/') == std::string::npos ? 0 : s.rfind('/') + 1);
   for (bool again = true; again;) {
     again = false;
-    for (const char* ext : {".xz", ".gz", ".qcow2", ".qcow", ".img", ".raw", ".iso", ".vmdk", ".vdi"}) {
+    for (const char* ext :
+         {".xz", ".gz", ".qcow2", ".qcow", ".img", ".raw", ".iso", ".vmdk", ".vdi"}) {
       std::string e = ext;
       if (s.size() > e.size() && s.compare(s.size() - e.size(), e.size(), e) == 0) {
         s.resize(s.size() - e.size());
@@ -318,7 +335,9 @@ void AddImageCommands(CLI::App& app, Cli& cli) {
   CLI::App* build = image->add_subcommand(
       "build",
       "Build an image from Debian packages and register it (kept and reused when it exists)");
-  build->add_option("what", bf->what, "What to build: tiny (a Debian kernel and a busybox initramfs)")
+  build
+      ->add_option("what", bf->what,
+                   "What to build: tiny (a Debian kernel and a busybox initramfs)")
       ->required()
       ->check(CLI::IsMember({"tiny"}));
   build->add_option("--image-dir", bf->image_dir,

@@ -78,9 +78,10 @@ Status RunReserve(Cli& cli, const ReserveFlags& f) {
   auto created = client->Create(ReservationPath(ns), obj);
   if (!created.ok()) {
     if (created.status().code() == Code::kAlreadyExists) {
-      return WithHint(Status(Code::kAlreadyExists, "IP reservation \"" + f.name +
-                                                       "\" already exists in tenant \"" + ns + "\""),
-                      "see 'kumo ip list'");
+      return WithHint(
+          Status(Code::kAlreadyExists,
+                 "IP reservation \"" + f.name + "\" already exists in tenant \"" + ns + "\""),
+          "see 'kumo ip list'");
     }
     return Status(created.status().code(),
                   "cannot reserve \"" + f.name + "\": " + created.status().message());
@@ -91,9 +92,10 @@ Status RunReserve(Cli& cli, const ReserveFlags& f) {
   for (;;) {
     if (const json::value* c = FailedCondition(r)) {
       return WithReason(
-          WithHint(Status(Code::kConflict, "IP reservation \"" + f.name + "\" cannot be satisfied: " +
-                                               GetString(*c, {"message"})),
-                   "release it with 'kumo ip release " + f.name + "' and try another pool or address"),
+          WithHint(
+              Status(Code::kConflict, "IP reservation \"" + f.name +
+                                          "\" cannot be satisfied: " + GetString(*c, {"message"})),
+              "release it with 'kumo ip release " + f.name + "' and try another pool or address"),
           GetString(*c, {"reason"}));
     }
     std::string addrs = AddressesOf(r, nullptr);
@@ -106,7 +108,8 @@ Status RunReserve(Cli& cli, const ReserveFlags& f) {
         std::cerr << "Its addresses are not assigned yet; see 'kumo ip list'\n";
       } else {
         Print("ipreservation/" + f.name + " reserved " + addrs + "\n");
-        std::cerr << "Give it to a VM with 'kumo vm create NAME --image IMG --ip " << f.name << "'\n";
+        std::cerr << "Give it to a VM with 'kumo vm create NAME --image IMG --ip " << f.name
+                  << "'\n";
       }
       return Status::Ok();
     }
@@ -166,8 +169,9 @@ Status RunRelease(Cli& cli, const ReleaseFlags& f) {
   Status result = Status::Ok();
   for (const auto& name : f.names) {
     auto r = client->Get(ReservationPath(ns, name));
-    Status st = r.ok() ? Status::Ok()
-                       : WithHint(Explain(r.status(), "IP reservation", name, ns), "see 'kumo ip list'");
+    Status st =
+        r.ok() ? Status::Ok()
+               : WithHint(Explain(r.status(), "IP reservation", name, ns), "see 'kumo ip list'");
     std::string users, addrs;
     if (st.ok()) addrs = AddressesOf(*r, &users);
     if (st.ok() && !users.empty() && !f.force) {
@@ -184,8 +188,8 @@ Status RunRelease(Cli& cli, const ReleaseFlags& f) {
       result = AlreadyReported(st.code());
       continue;
     }
-    std::cout << "ipreservation/" << name << " released" << (addrs.empty() ? "" : " (" + addrs + ")")
-              << std::endl;
+    std::cout << "ipreservation/" << name << " released"
+              << (addrs.empty() ? "" : " (" + addrs + ")") << std::endl;
   }
   return result;
 }
@@ -203,7 +207,8 @@ void AddIpCommands(CLI::App& app, Cli& cli) {
 
   auto rf = std::make_shared<ReserveFlags>();
   CLI::App* reserve = ip->add_subcommand(
-      "reserve", "Reserve addresses for the tenant; they stay reserved when VMs using them go away");
+      "reserve",
+      "Reserve addresses for the tenant; they stay reserved when VMs using them go away");
   reserve->add_option("name", rf->name, "Name of the reservation")->required();
   reserve->add_option("--count", rf->count, "How many addresses (default 1)");
   reserve->add_option("--address", rf->addresses, "A specific address (repeatable)");
@@ -216,14 +221,17 @@ void AddIpCommands(CLI::App& app, Cli& cli) {
            "  kumo ip reserve lb --pool public");
   OnRun(reserve, cli, [&cli, rf] { return RunReserve(cli, *rf); });
 
-  CLI::App* list = ip->add_subcommand("list", "List the tenant's IP reservations and the VMs using them");
+  CLI::App* list =
+      ip->add_subcommand("list", "List the tenant's IP reservations and the VMs using them");
   list->alias("ls");
-  list->add_flag("-A,--all-tenants", cli.flags.all_tenants, "List the reservations of every tenant");
+  list->add_flag("-A,--all-tenants", cli.flags.all_tenants,
+                 "List the reservations of every tenant");
   Examples(list, "  kumo ip list\n  kumo ip list -o yaml");
   OnRun(list, cli, [&cli] { return RunList(cli); });
 
   auto lf = std::make_shared<ReleaseFlags>();
-  CLI::App* release = ip->add_subcommand("release", "Release reservations: their addresses go back to the pool");
+  CLI::App* release =
+      ip->add_subcommand("release", "Release reservations: their addresses go back to the pool");
   release->add_option("names", lf->names, "Reservation names")->required();
   release->add_flag("--force", lf->force, "Release even when a VM still uses an address");
   Examples(release, "  kumo ip release web-ips");

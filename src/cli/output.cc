@@ -12,7 +12,7 @@ namespace {
 bool IsYamlSpecialWord(std::string_view s) {
   std::string lower;
   for (char c : s) lower.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
-  static const char* kWords[] = {"true", "false", "yes", "no",   "on",   "off", "y",
+  static const char* kWords[] = {"true", "false", "yes", "no",   "on",    "off", "y",
                                  "n",    "null",  "~",   ".inf", "-.inf", ".nan"};
   for (const char* w : kWords) {
     if (lower == w) return true;
@@ -111,8 +111,8 @@ void EmitScalar(const json::value& v, std::string& out, int indent) {
         size_t start = 0;
         while (start <= body.size()) {
           size_t nl = body.find('\n', start);
-          std::string_view line =
-              body.substr(start, nl == std::string_view::npos ? std::string_view::npos : nl - start);
+          std::string_view line = body.substr(
+              start, nl == std::string_view::npos ? std::string_view::npos : nl - start);
           out += "\n";
           if (!line.empty()) out.append(pad).append(line);
           if (nl == std::string_view::npos) break;
@@ -292,8 +292,10 @@ std::string HumanBytes(int64_t bytes) {
     ++u;
   }
   char buf[32];
-  if (u == 0) snprintf(buf, sizeof buf, "%lld B", static_cast<long long>(bytes));
-  else snprintf(buf, sizeof buf, v < 10 ? "%.1f %s" : "%.0f %s", v, kUnits[u]);
+  if (u == 0)
+    snprintf(buf, sizeof buf, "%lld B", static_cast<long long>(bytes));
+  else
+    snprintf(buf, sizeof buf, v < 10 ? "%.1f %s" : "%.0f %s", v, kUnits[u]);
   return buf;
 }
 

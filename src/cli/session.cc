@@ -45,7 +45,8 @@ void AddGlobalFlags(CLI::App& app, GlobalFlags& flags) {
   app.add_option("-n,--tenant,--namespace", flags.ns,
                  "Tenant (namespace) to work in (default: the context's namespace, else default)")
       ->group("Global options");
-  app.add_option("-o,--output", flags.output, "Output format: table (default), wide, json, yaml or name")
+  app.add_option("-o,--output", flags.output,
+                 "Output format: table (default), wide, json, yaml or name")
       ->check(CLI::IsMember({"", "table", "wide", "json", "yaml", "name"}))
       ->group("Global options");
 }
@@ -82,8 +83,8 @@ int ReportError(const Status& status, const std::string& command_path) {
     if (c.reason == kHintMarker) hint = c.message;
     if (c.reason == kReasonMarker) reason = c.message;
   }
-  std::cerr << "Error: " << message << " (" << reason << ")"
-            << (hint.empty() ? "" : "; " + hint) << "\n";
+  std::cerr << "Error: " << message << " (" << reason << ")" << (hint.empty() ? "" : "; " + hint)
+            << "\n";
   return 1;
 }
 
@@ -94,13 +95,15 @@ std::string Session::KubeconfigPath() const {
     size_t start = 0;
     while (start <= list.size()) {
       size_t colon = list.find(':', start);
-      std::string p = list.substr(start, colon == std::string::npos ? std::string::npos : colon - start);
+      std::string p =
+          list.substr(start, colon == std::string::npos ? std::string::npos : colon - start);
       if (Exists(p)) return p;
       if (colon == std::string::npos) break;
       start = colon + 1;
     }
   }
-  for (const std::string& p : {Home() + "/.kube/config", Home() + "/.kumo/server/kubeconfig.yaml"}) {
+  for (const std::string& p :
+       {Home() + "/.kube/config", Home() + "/.kumo/server/kubeconfig.yaml"}) {
     if (Exists(p)) return p;
   }
   return "";
@@ -128,7 +131,8 @@ std::string Session::Namespace() {
     loaded_ = true;
     std::string path = KubeconfigPath();
     if (!path.empty()) {
-      if (auto kc = client::LoadKubeconfig(path, flags_.context); kc.ok()) context_ns_ = kc->namespace_;
+      if (auto kc = client::LoadKubeconfig(path, flags_.context); kc.ok())
+        context_ns_ = kc->namespace_;
     }
   }
   return context_ns_.empty() ? "default" : context_ns_;
@@ -147,7 +151,8 @@ Status WithHint(Status status, const std::string& hint) {
 }
 
 Status AlreadyReported(Code code) {
-  return Status(code == Code::kOk ? Code::kInternal : code, "reported", {Cause{kReportedMarker, "", ""}});
+  return Status(code == Code::kOk ? Code::kInternal : code, "reported",
+                {Cause{kReportedMarker, "", ""}});
 }
 
 Status WithReason(Status status, const std::string& reason) {

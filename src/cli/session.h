@@ -17,10 +17,10 @@ namespace kumo::cli {
 
 // Set by the parser; read by commands.
 struct GlobalFlags {
-  std::string kubeconfig;  // --kubeconfig; default $KUBECONFIG, ~/.kube/config, ~/.kumo/server/
-  std::string context;     // --context; default the kubeconfig's current-context
-  std::string ns;          // -n/--tenant; default the context's namespace, else "default"
-  std::string output;      // -o: "", wide, json, yaml, name
+  std::string kubeconfig;    // --kubeconfig; default $KUBECONFIG, ~/.kube/config, ~/.kumo/server/
+  std::string context;       // --context; default the kubeconfig's current-context
+  std::string ns;            // -n/--tenant; default the context's namespace, else "default"
+  std::string output;        // -o: "", wide, json, yaml, name
   bool all_tenants = false;  // -A on list commands
 };
 

@@ -43,15 +43,31 @@ bool LooksLikePath(const std::string& s) {
 
 std::vector<VmTemplate> BuiltinTemplates() {
   std::vector<VmTemplate> out;
-  out.push_back(VmTemplate{"tiny", "built-in",
+  out.push_back(VmTemplate{"tiny",
+                           "built-in",
                            "The tiny busybox VM: boots in seconds, shell on the serial console",
-                           "tiny", "k1.tiny", "", "Always", {}});
-  out.push_back(VmTemplate{"tiny-web", "built-in",
-                           "The tiny VM serving a page that names it on port 80", "tiny",
-                           "k1.tiny", kTinyWebUserData, "Always", {}});
-  out.push_back(VmTemplate{"small-linux", "built-in",
-                           "A general-purpose Linux VM (import a cloud image named debian-12 first)",
-                           "debian-12", "u1.small", kSmallLinuxUserData, "Always", {}});
+                           "tiny",
+                           "k1.tiny",
+                           "",
+                           "Always",
+                           {}});
+  out.push_back(VmTemplate{"tiny-web",
+                           "built-in",
+                           "The tiny VM serving a page that names it on port 80",
+                           "tiny",
+                           "k1.tiny",
+                           kTinyWebUserData,
+                           "Always",
+                           {}});
+  out.push_back(
+      VmTemplate{"small-linux",
+                 "built-in",
+                 "A general-purpose Linux VM (import a cloud image named debian-12 first)",
+                 "debian-12",
+                 "u1.small",
+                 kSmallLinuxUserData,
+                 "Always",
+                 {}});
   return out;
 }
 
@@ -77,12 +93,18 @@ StatusOr<VmTemplate> ParseTemplate(const std::string& text, const std::string& n
       into = std::string(v.get_string());
       return Status::Ok();
     };
-    if (key == "name") KUMO_RETURN_IF_ERROR(str(t.name));
-    else if (key == "description") KUMO_RETURN_IF_ERROR(str(t.description));
-    else if (key == "image") KUMO_RETURN_IF_ERROR(str(t.image));
-    else if (key == "flavor") KUMO_RETURN_IF_ERROR(str(t.flavor));
-    else if (key == "userData") KUMO_RETURN_IF_ERROR(str(t.user_data));
-    else if (key == "runStrategy") KUMO_RETURN_IF_ERROR(str(t.run_strategy));
+    if (key == "name")
+      KUMO_RETURN_IF_ERROR(str(t.name));
+    else if (key == "description")
+      KUMO_RETURN_IF_ERROR(str(t.description));
+    else if (key == "image")
+      KUMO_RETURN_IF_ERROR(str(t.image));
+    else if (key == "flavor")
+      KUMO_RETURN_IF_ERROR(str(t.flavor));
+    else if (key == "userData")
+      KUMO_RETURN_IF_ERROR(str(t.user_data));
+    else if (key == "runStrategy")
+      KUMO_RETURN_IF_ERROR(str(t.run_strategy));
     else if (key == "nodeSelector") {
       if (!v.is_object()) {
         return Status(Code::kInvalid, "template " + source + ": nodeSelector must be a map");
@@ -111,13 +133,14 @@ std::vector<VmTemplate> AllTemplates(std::vector<std::string>* problems) {
   std::vector<fs::path> files;
   for (const auto& entry : fs::directory_iterator(UserTemplateDir(), ec)) {
     std::string ext = entry.path().extension().string();
-    if (entry.is_regular_file(ec) && (ext == ".yaml" || ext == ".yml")) files.push_back(entry.path());
+    if (entry.is_regular_file(ec) && (ext == ".yaml" || ext == ".yml"))
+      files.push_back(entry.path());
   }
   std::sort(files.begin(), files.end());
   for (const auto& f : files) {
     auto text = ReadFileToString(f.string());
-    StatusOr<VmTemplate> t =
-        text.ok() ? ParseTemplate(*text, f.stem().string(), f.string()) : StatusOr<VmTemplate>(text.status());
+    StatusOr<VmTemplate> t = text.ok() ? ParseTemplate(*text, f.stem().string(), f.string())
+                                       : StatusOr<VmTemplate>(text.status());
     if (!t.ok()) {
       if (problems) problems->push_back(t.status().message());
       continue;
@@ -134,8 +157,8 @@ StatusOr<VmTemplate> FindTemplate(const std::string& name_or_path) {
   if (LooksLikePath(name_or_path)) {
     auto text = ReadFileToString(name_or_path);
     if (!text.ok()) {
-      return Status(text.status().code(), "cannot read template file " + name_or_path + ": " +
-                                              text.status().message());
+      return Status(text.status().code(),
+                    "cannot read template file " + name_or_path + ": " + text.status().message());
     }
     return ParseTemplate(*text, fs::path(name_or_path).stem().string(), name_or_path);
   }

@@ -35,7 +35,8 @@ std::string FixedIpOf(const json::value& vm) {
   std::string res = GetString(*a, {kIpReservationAnnotation});
   if (!res.empty()) return "reservation " + res;
   std::string addrs = GetString(*a, {kCalicoIpAddrsAnnotation});
-  if (auto parsed = ParseJson(addrs); parsed.ok() && parsed->is_array() && !parsed->get_array().empty() &&
+  if (auto parsed = ParseJson(addrs); parsed.ok() && parsed->is_array() &&
+                                      !parsed->get_array().empty() &&
                                       parsed->get_array()[0].is_string()) {
     return std::string(parsed->get_array()[0].get_string());
   }
@@ -80,7 +81,8 @@ Status RunList(Cli& cli) {
   }
   Table t;
   if (ns.empty()) t.columns.push_back({"Tenant"});
-  for (const char* h : {"Name", "Status", "IP", "Node", "Flavor", "Image", "Age"}) t.columns.push_back({h});
+  for (const char* h : {"Name", "Status", "IP", "Node", "Flavor", "Image", "Age"})
+    t.columns.push_back({h});
   t.columns.push_back({"Run-Strategy", true});
   t.columns.push_back({"Ready", true});
   t.columns.push_back({"Fixed-IP", true});
@@ -138,7 +140,8 @@ Status RunShow(Cli& cli, const std::string& name) {
   out += Line("Image", ImageOf(*vm));
   out += Line("IP", vmi.ok() ? VmiIp(*vmi) : "");
   // The address IPAM gave the instance (the VMI annotation), when the guest does not report it.
-  if (std::string assigned = vmi.ok() ? GetString(*vmi, {"metadata", "annotations", "kumo.io/ip"}) : "";
+  if (std::string assigned =
+          vmi.ok() ? GetString(*vmi, {"metadata", "annotations", "kumo.io/ip"}) : "";
       !assigned.empty() && assigned != VmiIp(*vmi)) {
     out += Line("Assigned IP", assigned);
   }
@@ -157,7 +160,8 @@ Status RunShow(Cli& cli, const std::string& name) {
     }
   }
   // Events of the VM and its instance (they share the name).
-  std::string path = EventsPath(ns) + "?fieldSelector=" + client::QueryEscape("involvedObject.name=" + name);
+  std::string path =
+      EventsPath(ns) + "?fieldSelector=" + client::QueryEscape("involvedObject.name=" + name);
   if (auto events = client->List(path); events.ok()) {
     json::array items = ItemsOf(*events);
     auto when = [](const json::value& e) {
@@ -205,17 +209,21 @@ Status RunAction(Cli& cli, const std::string& action, const ActionFlags& f) {
   for (const auto& name : f.names) {
     std::string old_uid;
     if (action == "restart" && f.wait) {
-      if (auto vmi = client->Get(VmiPath(ns, name)); vmi.ok()) old_uid = GetString(*vmi, {"metadata", "uid"});
+      if (auto vmi = client->Get(VmiPath(ns, name)); vmi.ok())
+        old_uid = GetString(*vmi, {"metadata", "uid"});
     }
-    std::string path = client::ResourcePath("subresources.kubevirt.io", "v1", "virtualmachines", ns, name, action);
+    std::string path =
+        client::ResourcePath("subresources.kubevirt.io", "v1", "virtualmachines", ns, name, action);
     auto resp = client->Do("PUT", path, "{}", client::kJsonContentType);
     Status st = resp.ok() ? Status::Ok() : resp.status();
     if (st.ok() && (resp->code < 200 || resp->code >= 300)) {
       st = client::StatusFromResponse(resp->code, resp->body, resp->Header("retry-after"));
     }
     if (!st.ok()) {
-      if (st.code() == Code::kNotFound) st = WithHint(Explain(st, "VM", name, ns), "see 'kumo vm list'");
-      else st = Status(st.code(), "cannot " + action + " VM \"" + name + "\": " + st.message());
+      if (st.code() == Code::kNotFound)
+        st = WithHint(Explain(st, "VM", name, ns), "see 'kumo vm list'");
+      else
+        st = Status(st.code(), "cannot " + action + " VM \"" + name + "\": " + st.message());
       ReportError(st);
       result = AlreadyReported(st.code());
       continue;
@@ -224,14 +232,15 @@ Status RunAction(Cli& cli, const std::string& action, const ActionFlags& f) {
     if (!f.wait) continue;
     Status waited;
     if (action == "stop") {
-      waited = WaitForStopped(*client, ns, name, f.timeout,
-                              [&](const std::string& l) { std::cerr << name << ": " << l << std::endl; });
+      waited = WaitForStopped(*client, ns, name, f.timeout, [&](const std::string& l) {
+        std::cerr << name << ": " << l << std::endl;
+      });
     } else if (action == "start") {
       waited = WaitAndReach(*client, ns, name, f.timeout);
     } else {
-      auto vmi = WaitForRunning(*client, ns, name, f.timeout,
-                                [&](const std::string& l) { std::cerr << name << ": " << l << std::endl; },
-                                old_uid);
+      auto vmi = WaitForRunning(
+          *client, ns, name, f.timeout,
+          [&](const std::string& l) { std::cerr << name << ": " << l << std::endl; }, old_uid);
       waited = vmi.ok() ? Status::Ok() : vmi.status();
     }
     if (!waited.ok()) {
@@ -278,14 +287,16 @@ void AddVmCommands(CLI::App& app, Cli& cli) {
            "  kumo vm delete web1");
   AddVmCreateCommand(*vm, cli);
 
-  CLI::App* list = vm->add_subcommand("list", "List VMs with their status, IP, node, flavor and image");
+  CLI::App* list =
+      vm->add_subcommand("list", "List VMs with their status, IP, node, flavor and image");
   list->alias("ls");
   list->add_flag("-A,--all-tenants", cli.flags.all_tenants, "List the VMs of every tenant");
   Examples(list, "  kumo vm list\n  kumo vm list -o wide\n  kumo vm list -A -o json");
   OnRun(list, cli, [&cli] { return RunList(cli); });
 
   auto show_name = std::make_shared<std::string>();
-  CLI::App* show = vm->add_subcommand("show", "Show a VM: status, flavor, image, IP, node and recent events");
+  CLI::App* show =
+      vm->add_subcommand("show", "Show a VM: status, flavor, image, IP, node and recent events");
   show->add_option("name", *show_name, "VM name")->required();
   Examples(show, "  kumo vm show web1\n  kumo vm show web1 -o yaml");
   OnRun(show, cli, [&cli, show_name] { return RunShow(cli, *show_name); });
@@ -303,8 +314,9 @@ void AddVmCommands(CLI::App& app, Cli& cli) {
     auto f = std::make_shared<ActionFlags>();
     CLI::App* cmd = vm->add_subcommand(v.name, v.help);
     cmd->add_option("names", f->names, "VM names")->required();
-    cmd->add_flag("--wait", f->wait, std::string("Wait until the VM has ") +
-                                         (std::string(v.name) == "stop" ? "stopped" : "started"));
+    cmd->add_flag("--wait", f->wait,
+                  std::string("Wait until the VM has ") +
+                      (std::string(v.name) == "stop" ? "stopped" : "started"));
     cmd->add_option("--timeout", f->timeout, "Seconds to wait with --wait")->capture_default_str();
     Examples(cmd, v.example);
     std::string action = v.name;
@@ -312,7 +324,8 @@ void AddVmCommands(CLI::App& app, Cli& cli) {
   }
 
   auto df = std::make_shared<DeleteFlags>();
-  CLI::App* del = vm->add_subcommand("delete", "Delete VMs (fixed IPs stay reserved for the tenant)");
+  CLI::App* del =
+      vm->add_subcommand("delete", "Delete VMs (fixed IPs stay reserved for the tenant)");
   del->alias("rm");
   del->add_option("names", df->names, "VM names")->required();
   del->add_flag("--wait", df->wait, "Wait until the VMs are gone");

@@ -69,10 +69,11 @@ StatusOr<json::value> RunningVmi(Cli& cli, const std::string& ns, const std::str
   if (vmi.status().code() != Code::kNotFound) return vmi.status();
   auto vm = client->Get(VmPath(ns, name));
   if (!vm.ok()) return WithHint(Explain(vm.status(), "VM", name, ns), "see 'kumo vm list'");
-  return WithHint(Status(Code::kConflict, "VM \"" + name + "\" is " +
-                                              GetString(*vm, {"status", "printableStatus"}, "Stopped") +
-                                              ", not running"),
-                  "start it with 'kumo vm start " + name + " --wait'");
+  return WithHint(
+      Status(Code::kConflict, "VM \"" + name + "\" is " +
+                                  GetString(*vm, {"status", "printableStatus"}, "Stopped") +
+                                  ", not running"),
+      "start it with 'kumo vm start " + name + " --wait'");
 }
 
 // The VM's directory on this host, holding `file` (console.sock or console.log).
@@ -88,8 +89,9 @@ StatusOr<std::string> LocalVmFile(Cli& cli, const ConsoleFlags& f, const std::st
     looked += (looked.empty() ? "" : ", ") + dir;
   }
   if (node.empty()) {
-    return WithHint(Status(Code::kConflict, "VM \"" + f.name + "\" has not been started on a node yet"),
-                    "wait with 'kumo vm start " + f.name + " --wait'");
+    return WithHint(
+        Status(Code::kConflict, "VM \"" + f.name + "\" has not been started on a node yet"),
+        "wait with 'kumo vm start " + f.name + " --wait'");
   }
   return WithHint(
       Status(Code::kUnavailable, "the console of VM \"" + f.name + "\" is on node " + node +
@@ -139,8 +141,8 @@ Status RunConsole(Cli& cli, const ConsoleFlags& f) {
   if (fd < 0 || connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
     std::string err = std::strerror(errno);
     if (fd >= 0) close(fd);
-    return Status(Code::kUnavailable, "cannot connect to the console of VM \"" + f.name + "\" (" +
-                                          path + "): " + err);
+    return Status(Code::kUnavailable,
+                  "cannot connect to the console of VM \"" + f.name + "\" (" + path + "): " + err);
   }
   std::cerr << "Connected to the serial console of VM " << f.name
             << ". Press Enter for a prompt; Ctrl-] detaches.\r\n";
@@ -150,7 +152,8 @@ Status RunConsole(Cli& cli, const ConsoleFlags& f) {
     bool stdin_open = true;
     char buf[4096];
     while (!detached) {
-      pollfd fds[2] = {{fd, POLLIN, 0}, {STDIN_FILENO, static_cast<short>(stdin_open ? POLLIN : 0), 0}};
+      pollfd fds[2] = {{fd, POLLIN, 0},
+                       {STDIN_FILENO, static_cast<short>(stdin_open ? POLLIN : 0), 0}};
       int r = poll(fds, 2, -1);
       if (r < 0 && errno == EINTR) continue;
       if (r < 0) break;
@@ -276,7 +279,8 @@ void AddVmConsoleCommands(CLI::App& vm, Cli& cli) {
   console->add_option("name", cf->name, "VM name")->required();
   console->add_option("--agent-dir", cf->agent_dir,
                       "Data dir of the node agent running the VM (default: found on this host)");
-  Examples(console, "  kumo vm console web1\n  kumo vm console web1 --agent-dir /var/lib/kumo-agent");
+  Examples(console,
+           "  kumo vm console web1\n  kumo vm console web1 --agent-dir /var/lib/kumo-agent");
   OnRun(console, cli, [&cli, cf] { return RunConsole(cli, *cf); });
 
   auto lf = std::make_shared<ConsoleFlags>();

@@ -44,7 +44,8 @@ std::string Home() {
 // Public keys from an authorized_keys-style file; FILE.pub is tried for a private key.
 StatusOr<std::vector<std::string>> ReadKeys(const std::string& path) {
   auto text = ReadFileToString(path);
-  if (!text.ok()) return UsageError("cannot read --ssh-key " + path + ": " + text.status().message());
+  if (!text.ok())
+    return UsageError("cannot read --ssh-key " + path + ": " + text.status().message());
   if (text->find("PRIVATE KEY") != std::string::npos) {
     auto pub = ReadFileToString(path + ".pub");
     if (!pub.ok()) {
@@ -101,10 +102,12 @@ Status CheckIp(client::RestClient& client, const std::string& ns, const std::str
   auto r = client.Get(ReservationPath(ns, ip));
   if (!r.ok()) {
     if (r.status().code() == Code::kNotFound) {
-      return WithHint(Status(Code::kNotFound, "--ip " + ip +
-                                                  " is neither an IPv4 address nor an IP reservation "
-                                                  "in tenant \"" + ns + "\""),
-                      "reserve one with 'kumo ip reserve " + ip + "'");
+      return WithHint(
+          Status(Code::kNotFound, "--ip " + ip +
+                                      " is neither an IPv4 address nor an IP reservation "
+                                      "in tenant \"" +
+                                      ns + "\""),
+          "reserve one with 'kumo ip reserve " + ip + "'");
     }
     return r.status();
   }
@@ -131,10 +134,13 @@ Status RunCreate(Cli& cli, const CreateFlags& f) {
   o.name = f.name;
   o.image = !f.image.empty() ? f.image : tmpl.image;
   if (o.image.empty()) {
-    return UsageError("--image is required (or a --template that names one); see 'kumo image list'");
+    return UsageError(
+        "--image is required (or a --template that names one); see 'kumo image list'");
   }
-  o.flavor = !f.flavor.empty() ? f.flavor : !tmpl.flavor.empty() ? tmpl.flavor : DefaultFlavorFor(o.image);
-  o.run_strategy = !f.run_strategy.empty() ? f.run_strategy
+  o.flavor = !f.flavor.empty()      ? f.flavor
+             : !tmpl.flavor.empty() ? tmpl.flavor
+                                    : DefaultFlavorFor(o.image);
+  o.run_strategy = !f.run_strategy.empty()      ? f.run_strategy
                    : !tmpl.run_strategy.empty() ? tmpl.run_strategy
                                                 : "Always";
   o.ip = f.ip;
@@ -165,7 +171,8 @@ Status RunCreate(Cli& cli, const CreateFlags& f) {
                              user_data.find("\nssh_authorized_keys:") == std::string::npos))) {
     if (std::string def = DefaultKeyFile(); !def.empty()) {
       KUMO_ASSIGN_OR_RETURN(keys, ReadKeys(def));
-      if (!f.dry_run) std::cerr << "Adding your SSH key " << def << " (--no-ssh-key to leave it out)\n";
+      if (!f.dry_run)
+        std::cerr << "Adding your SSH key " << def << " (--no-ssh-key to leave it out)\n";
     }
   }
   KUMO_ASSIGN_OR_RETURN(o.user_data, UserDataWithKeys(user_data, keys));
@@ -189,8 +196,9 @@ Status RunCreate(Cli& cli, const CreateFlags& f) {
   }
   if (auto img = client->Get(ImagePath(o.image)); !img.ok()) {
     if (img.status().code() == Code::kNotFound) {
-      return WithHint(Explain(img.status(), "image", o.image),
-                      "build it with 'kumo image build tiny' or import it with 'kumo image import'");
+      return WithHint(
+          Explain(img.status(), "image", o.image),
+          "build it with 'kumo image build tiny' or import it with 'kumo image import'");
     }
     if (img.status().code() != Code::kForbidden) return img.status();
   } else if (std::string phase = GetString(*img, {"status", "phase"}); phase != "Ready") {
@@ -227,7 +235,8 @@ Status WaitAndReach(client::RestClient& client, const std::string& ns, const std
                     int timeout_seconds) {
   auto start = std::chrono::steady_clock::now();
   auto progress = [&](const std::string& line) { Progress(name, line); };
-  KUMO_ASSIGN_OR_RETURN(json::value vmi, WaitForRunning(client, ns, name, timeout_seconds, progress));
+  KUMO_ASSIGN_OR_RETURN(json::value vmi,
+                        WaitForRunning(client, ns, name, timeout_seconds, progress));
   // The IP may be reported a moment after Running.
   std::string ip = VmiIp(vmi);
   for (int i = 0; i < 20 && ip.empty(); ++i) {
@@ -240,14 +249,15 @@ Status WaitAndReach(client::RestClient& client, const std::string& ns, const std
               << ". The VM is running; reach it with 'kumo vm console " << name << "'.\n";
     return Status::Ok();
   }
-  int spent = static_cast<int>(std::chrono::duration_cast<std::chrono::seconds>(
-                                   std::chrono::steady_clock::now() - start)
-                                   .count());
+  int spent = static_cast<int>(
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - start)
+          .count());
   progress("waiting for " + ip + " to answer...");
   auto how = ProbeAddress(ip, std::max(30, timeout_seconds - spent));
   if (!how.ok()) {
-    return WithHint(Status(Code::kTimeout, "VM \"" + name + "\" is running, but " + how.status().message()),
-                    "look at its boot log with 'kumo vm log " + name + "'");
+    return WithHint(
+        Status(Code::kTimeout, "VM \"" + name + "\" is running, but " + how.status().message()),
+        "look at its boot log with 'kumo vm log " + name + "'");
   }
   progress(ip + " answers (" + *how + ")");
   Print(ip + "\n");
@@ -273,23 +283,28 @@ void AddVmCreateCommand(CLI::App& vm, Cli& cli) {
                   "Public key file to authorize (repeatable; default ~/.ssh/id_*.pub for "
                   "cloud-config images)");
   cmd->add_flag("--no-ssh-key", f->no_ssh_key, "Do not add your default SSH key");
-  cmd->add_option("--user-data", f->user_data, "cloud-init user data file (#cloud-config or a #! script)");
+  cmd->add_option("--user-data", f->user_data,
+                  "cloud-init user data file (#cloud-config or a #! script)");
   cmd->add_option("--template", f->template_name,
                   "Template to start from: a name from 'kumo template list' or a YAML file");
-  cmd->add_option("--node-selector", f->node_selector, "Run only on nodes with label K=V (repeatable)");
-  cmd->add_option("--run-strategy", f->run_strategy, "Always (default), RerunOnFailure, Once, Manual or Halted")
+  cmd->add_option("--node-selector", f->node_selector,
+                  "Run only on nodes with label K=V (repeatable)");
+  cmd->add_option("--run-strategy", f->run_strategy,
+                  "Always (default), RerunOnFailure, Once, Manual or Halted")
       ->check(CLI::IsMember({"Always", "RerunOnFailure", "Once", "Manual", "Halted"}));
   cmd->add_flag("--wait", f->wait, "Wait until the VM runs and its IP answers, then print the IP");
   cmd->add_option("--timeout", f->timeout, "Seconds to wait with --wait")->capture_default_str();
-  cmd->add_flag("--dry-run", f->dry_run,
-                "Print the VirtualMachine instead of creating it (YAML unless -o json); it uses only "
-                "standard KubeVirt fields and applies on any KubeVirt cluster");
-  Examples(cmd,
-           "  kumo vm create web1 --image tiny --wait          # boot, wait, print the IP\n"
-           "  kumo vm create web2 --template tiny-web --ip web-ips\n"
-           "  kumo vm create db1 --image debian-12 --flavor u1.medium --ssh-key ~/.ssh/id_ed25519.pub\n"
-           "  kumo vm create app --image tiny --ip 10.10.0.5 --node-selector zone=a\n"
-           "  kumo vm create web1 --image tiny --dry-run -o yaml > web1.yaml   # for kubectl apply");
+  cmd->add_flag(
+      "--dry-run", f->dry_run,
+      "Print the VirtualMachine instead of creating it (YAML unless -o json); it uses only "
+      "standard KubeVirt fields and applies on any KubeVirt cluster");
+  Examples(
+      cmd,
+      "  kumo vm create web1 --image tiny --wait          # boot, wait, print the IP\n"
+      "  kumo vm create web2 --template tiny-web --ip web-ips\n"
+      "  kumo vm create db1 --image debian-12 --flavor u1.medium --ssh-key ~/.ssh/id_ed25519.pub\n"
+      "  kumo vm create app --image tiny --ip 10.10.0.5 --node-selector zone=a\n"
+      "  kumo vm create web1 --image tiny --dry-run -o yaml > web1.yaml   # for kubectl apply");
   OnRun(cmd, cli, [&cli, f] { return RunCreate(cli, *f); });
 }
 

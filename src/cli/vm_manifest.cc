@@ -51,16 +51,17 @@ json::value BuildVirtualMachine(const VmOptions& o) {
   json::array volumes{
       json::object{{"name", "rootdisk"}, {"containerDisk", json::object{{"image", o.image}}}}};
   if (!o.user_data.empty()) {
-    disks.push_back(json::object{{"name", "cloudinitdisk"}, {"disk", json::object{{"bus", "virtio"}}}});
+    disks.push_back(
+        json::object{{"name", "cloudinitdisk"}, {"disk", json::object{{"bus", "virtio"}}}});
     volumes.push_back(json::object{{"name", "cloudinitdisk"},
                                    {"cloudInitNoCloud", json::object{{"userData", o.user_data}}}});
   }
   json::object tspec{
       {"domain",
-       json::object{{"devices",
-                     json::object{{"disks", std::move(disks)},
-                                  {"interfaces", json::array{json::object{
-                                                     {"name", "default"}, {"bridge", json::object{}}}}}}}}},
+       json::object{{"devices", json::object{{"disks", std::move(disks)},
+                                             {"interfaces", json::array{json::object{
+                                                                {"name", "default"},
+                                                                {"bridge", json::object{}}}}}}}}},
       {"networks", json::array{json::object{{"name", "default"}, {"pod", json::object{}}}}},
       {"volumes", std::move(volumes)}};
   if (!o.node_selector.empty()) {
@@ -75,9 +76,10 @@ json::value BuildVirtualMachine(const VmOptions& o) {
       {"metadata", std::move(meta)},
       {"spec",
        json::object{{"runStrategy", o.run_strategy},
-                    {"instancetype",
-                     json::object{{"kind", "VirtualMachineClusterInstancetype"}, {"name", o.flavor}}},
-                    {"template", json::object{{"metadata", std::move(tmpl_meta)}, {"spec", std::move(tspec)}}}}}};
+                    {"instancetype", json::object{{"kind", "VirtualMachineClusterInstancetype"},
+                                                  {"name", o.flavor}}},
+                    {"template", json::object{{"metadata", std::move(tmpl_meta)},
+                                              {"spec", std::move(tspec)}}}}}};
 }
 
 StatusOr<std::string> UserDataWithKeys(const std::string& user_data,

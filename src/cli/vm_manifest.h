@@ -22,7 +22,7 @@ struct VmOptions {
   std::string ns;  // "" leaves metadata.namespace out
   std::string image;
   std::string flavor;
-  std::string ip;  // "" (automatic), an IPv4 address, or the name of an IPReservation
+  std::string ip;         // "" (automatic), an IPv4 address, or the name of an IPReservation
   std::string user_data;  // final cloud-init user data; "" for none
   std::map<std::string, std::string> node_selector;
   std::string run_strategy = "Always";

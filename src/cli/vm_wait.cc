@@ -34,7 +34,8 @@ std::string ReadyMessage(const json::value& obj) {
 }
 
 int Elapsed(Clock::time_point start) {
-  return static_cast<int>(std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - start).count());
+  return static_cast<int>(
+      std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - start).count());
 }
 
 // A non-blocking TCP connect to ip:port: true when the guest answered (accepted or refused).
@@ -190,7 +191,8 @@ Status WaitForStopped(client::RestClient& client, const std::string& ns, const s
     }
     if (Clock::now() >= deadline) {
       return Status(Code::kTimeout, "VM \"" + name + "\" has not stopped after " +
-                                        std::to_string(timeout_seconds) + "s (status " + status + ")");
+                                        std::to_string(timeout_seconds) + "s (status " + status +
+                                        ")");
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
   }
@@ -212,12 +214,16 @@ Status WaitForGone(client::RestClient& client, const std::string& path, int time
 bool RoutableAddress(const std::string& ip, std::string* why) {
   in_addr a{};
   if (ip.empty() || inet_pton(AF_INET, ip.c_str(), &a) != 1) {
-    if (why) *why = ip.empty() ? "the VM reports no IP address yet" : "\"" + ip + "\" is not an IPv4 address";
+    if (why)
+      *why =
+          ip.empty() ? "the VM reports no IP address yet" : "\"" + ip + "\" is not an IPv4 address";
     return false;
   }
   uint32_t v = ntohl(a.s_addr);
   if ((v & 0xffffff00u) == 0x0a000200u) {
-    if (why) *why = "it reports " + ip + ", an address on QEMU's user-mode network that only the guest sees";
+    if (why)
+      *why =
+          "it reports " + ip + ", an address on QEMU's user-mode network that only the guest sees";
     return false;
   }
   if ((v >> 24) == 127 || (v & 0xffff0000u) == 0xa9fe0000u || v == 0) {
@@ -236,7 +242,8 @@ StatusOr<std::string> ProbeAddress(const std::string& ip, int timeout_seconds) {
     }
     if (IcmpAnswers(ip, 500)) return std::string("ICMP echo");
     auto spent = Clock::now() - round;
-    if (spent < std::chrono::seconds(1)) std::this_thread::sleep_for(std::chrono::seconds(1) - spent);
+    if (spent < std::chrono::seconds(1))
+      std::this_thread::sleep_for(std::chrono::seconds(1) - spent);
   } while (Clock::now() < deadline);
   return Status(Code::kTimeout, ip + " did not answer on TCP port 22 or 80 or to ping within " +
                                     std::to_string(timeout_seconds) + "s");

@@ -2,7 +2,7 @@
 
 #include "api/object.h"
 #include "api/resource.h"
-#include "api/validation.h"
+#include "common/ipv4.h"
 #include "common/random.h"
 
 #include <algorithm>
@@ -35,11 +35,6 @@ std::string Describe(const Allocation& a) {
 
 }  // namespace
 
-std::string FormatIPv4(uint32_t ip) {
-  return std::to_string(ip >> 24) + "." + std::to_string((ip >> 16) & 255) + "." +
-         std::to_string((ip >> 8) & 255) + "." + std::to_string(ip & 255);
-}
-
 bool Pool::Contains(uint32_t ip) const {
   uint32_t mask = prefix == 0 ? 0 : ~0u << (32 - prefix);
   return (ip & mask) == network;
@@ -58,7 +53,10 @@ std::vector<Pool> Ipam::Pools() const {
     p.name = GetString(*v, {"metadata", "name"});
     p.cidr = GetString(*v, {"spec", "cidr"});
     size_t slash = p.cidr.find('/');
-    if (slash == std::string::npos || !api::ParseIPv4(std::string_view(p.cidr).substr(0, slash), p.network)) continue;
+    if (slash == std::string::npos) continue;
+    auto network = ParseIpv4(std::string_view(p.cidr).substr(0, slash));
+    if (!network.ok()) continue;
+    p.network = *network;
     p.prefix = std::atoi(p.cidr.c_str() + slash + 1);
     if (const json::value* ns = Find(*v, {"spec", "namespaces"}); ns && ns->is_array()) {
       for (const auto& n : ns->get_array()) {
@@ -89,8 +87,9 @@ StatusOr<std::vector<Pool>> Ipam::PoolsFor(const std::string& ns, const std::str
 }
 
 StatusOr<Pool> Ipam::PoolOf(const std::string& address, const std::string& ns) const {
-  uint32_t ip;
-  if (!api::ParseIPv4(address, ip)) return Status(Code::kInvalid, "\"" + address + "\" is not an IPv4 address");
+  auto parsed = ParseIpv4(address);
+  if (!parsed.ok()) return Status(Code::kInvalid, "\"" + address + "\" is not an IPv4 address");
+  uint32_t ip = *parsed;
   std::string usable;
   for (const auto& p : Pools()) {
     if (p.disabled || !p.AllowsNamespace(ns)) continue;
@@ -219,7 +218,7 @@ StatusOr<std::string> Ipam::ClaimAny(const std::string& ns, const std::string& p
       used.insert(o->Field("metadata.name"));
     }
     for (uint64_t ip = first; ip <= last; ++ip) {
-      std::string addr = FormatIPv4(static_cast<uint32_t>(ip));
+      std::string addr = FormatIpv4(static_cast<uint32_t>(ip));
       if (used.count(addr)) continue;
       Allocation a = owner;
       a.address = addr;

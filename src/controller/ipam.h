@@ -34,8 +34,6 @@ struct Allocation {
   std::string address, pool, ns, vm, reservation;
 };
 
-std::string FormatIPv4(uint32_t ip);
-
 // Thread-safe; borrows the store and cache.
 class Ipam {
  public:

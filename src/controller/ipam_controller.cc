@@ -4,7 +4,7 @@
 
 #include "api/object.h"
 #include "api/resource.h"
-#include "api/validation.h"
+#include "common/ipv4.h"
 #include "common/log.h"
 
 namespace kumo::controller {
@@ -108,10 +108,8 @@ StatusOr<Result> IpamController::ReconcileReservation(const std::string& key) {
   }
   std::vector<Allocation> held = ipam_.ByReservation(ns, name);
   std::sort(held.begin(), held.end(), [](const Allocation& a, const Allocation& b) {
-    uint32_t x = 0, y = 0;
-    api::ParseIPv4(a.address, x);
-    api::ParseIPv4(b.address, y);
-    return x < y;
+    auto x = ParseIpv4(a.address), y = ParseIpv4(b.address);
+    return (x.ok() ? *x : 0) < (y.ok() ? *y : 0);
   });
   json::array addresses;
   for (const auto& a : held) addresses.push_back(json::object{{"address", a.address}, {"vm", a.vm}});

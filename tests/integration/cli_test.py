@@ -140,9 +140,12 @@ class CliTest(unittest.TestCase):
                          "Error: image \"small-disk\" not found (NotFound); see 'kumo image list'")
 
     def test_image_import_from_url(self):
-        handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=self.tmp)
+        class Quiet(http.server.SimpleHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+        handler = functools.partial(Quiet, directory=self.tmp)
         httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        httpd.RequestHandlerClass.log_message = lambda *a: None
         t = threading.Thread(target=httpd.serve_forever, daemon=True)
         t.start()
         try:
@@ -156,6 +159,7 @@ class CliTest(unittest.TestCase):
             self.assertIn("cannot download", err)
         finally:
             httpd.shutdown()
+            httpd.server_close()
         self.kumo("image", "delete", "from-url", "--purge")
 
     # --- VMs that need no agent ---------------------------------------------------------------

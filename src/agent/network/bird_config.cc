@@ -5,7 +5,7 @@
 #include <set>
 #include <sstream>
 
-#include "agent/network/ipv4.h"
+#include "common/ipv4.h"
 
 namespace kumo::agent::net {
 namespace {

@@ -18,7 +18,7 @@
 #include <cstring>
 
 #include "agent/network/ip_tool.h"
-#include "agent/network/ipv4.h"
+#include "common/ipv4.h"
 #include "agent/network/netns.h"
 
 namespace kumo::agent::net {

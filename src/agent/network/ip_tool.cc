@@ -6,7 +6,7 @@
 #include <cctype>
 #include <cstdio>
 
-#include "agent/network/ipv4.h"
+#include "common/ipv4.h"
 #include "agent/runtime/subprocess.h"
 
 namespace kumo::agent::net {

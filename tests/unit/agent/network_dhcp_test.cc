@@ -13,7 +13,7 @@
 #include "agent/network/dhcp_packet.h"
 #include "agent/network/dhcp_server.h"
 #include "agent/network/ip_tool.h"
-#include "agent/network/ipv4.h"
+#include "common/ipv4.h"
 #include "agent/runtime/subprocess.h"
 #include "common/file_util.h"
 

@@ -39,12 +39,12 @@ TEST(ToYaml, QuotesWhatYamlWouldMisread) {
   EXPECT_EQ(ToYaml(v),
             "s: plain\n"
             "num: '123'\n"
-            "yes: 'yes'\n"
+            "'yes': 'yes'\n"
             "empty: ''\n"
             "ann: '[\"10.0.0.5\"]'\n"
             "colon: 'a: b'\n"
             "date: '2024-01-02'\n"
-            "n: 5\n"
+            "'n': 5\n"
             "b: true\n"
             "'null': null\n");
 }
@@ -55,8 +55,12 @@ TEST(ToYaml, NestsListsAndBlocksAndRoundTrips) {
       "volumes": [{"name": "ci", "cloudInitNoCloud": {"userData": "#!/bin/sh\necho hi\n"}}],
       "empty": [], "list": ["a", "b"], "nested": [["x"]]}}}})");
   std::string yaml = ToYaml(v);
-  EXPECT_NE(yaml.find("    - name: default\n      bridge: {}\n"), std::string::npos) << yaml;
-  EXPECT_NE(yaml.find("userData: |\n          #!/bin/sh\n          echo hi\n"), std::string::npos) << yaml;
+  EXPECT_NE(yaml.find("      interfaces:\n      - name: default\n        bridge: {}\n"),
+            std::string::npos)
+      << yaml;
+  EXPECT_NE(yaml.find("userData: |\n            #!/bin/sh\n            echo hi\n"),
+            std::string::npos)
+      << yaml;
   EXPECT_EQ(Parse(yaml), v) << yaml;
 }
 
@@ -94,7 +98,8 @@ TEST(SplitYamlDocuments, SplitsOnSeparatorLines) {
 }
 
 TEST(ThreeWayMergePatch, ChangesAddsAndDeletes) {
-  json::value original = Parse(R"({"metadata": {"labels": {"a": "1", "b": "2"}}, "spec": {"x": 1}})");
+  json::value original =
+      Parse(R"({"metadata": {"labels": {"a": "1", "b": "2"}}, "spec": {"x": 1}})");
   json::value modified = Parse(R"({"metadata": {"labels": {"a": "1"}}, "spec": {"x": 2, "y": 3}})");
   json::value current = Parse(
       R"({"metadata": {"labels": {"a": "1", "b": "2", "c": "live"}, "uid": "u"}, "spec": {"x": 1}, "status": {}})");

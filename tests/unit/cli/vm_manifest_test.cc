@@ -31,7 +31,8 @@ TEST(BuildVirtualMachine, IsAPlainKubeVirtVm) {
           "domain": {"devices": {"disks": [{"name": "rootdisk", "disk": {"bus": "virtio"}}],
                                  "interfaces": [{"name": "default", "bridge": {}}]}},
           "networks": [{"name": "default", "pod": {}}],
-          "volumes": [{"name": "rootdisk", "containerDisk": {"image": "tiny"}}]}}}})").value();
+          "volumes": [{"name": "rootdisk", "containerDisk": {"image": "tiny"}}]}}}})")
+                         .value();
   EXPECT_EQ(vm, want) << ToJson(vm);
 }
 
@@ -49,8 +50,9 @@ TEST(BuildVirtualMachine, FixedIpsUserDataAndPlacement) {
   EXPECT_EQ(GetString(vm, {"metadata", "namespace"}), "team-a");
   EXPECT_EQ(GetString(vm, {"spec", "instancetype", "name"}), "u1.small");
   EXPECT_EQ(GetString(vm, {"spec", "runStrategy"}), "Manual");
-  EXPECT_EQ(GetString(vm, {"spec", "template", "metadata", "annotations", kCalicoIpAddrsAnnotation}),
-            "[\"10.10.0.5\"]");
+  EXPECT_EQ(
+      GetString(vm, {"spec", "template", "metadata", "annotations", kCalicoIpAddrsAnnotation}),
+      "[\"10.10.0.5\"]");
   EXPECT_EQ(GetString(vm, {"spec", "template", "spec", "nodeSelector", "zone"}), "a");
   const auto& vols = Find(vm, {"spec", "template", "spec", "volumes"})->get_array();
   ASSERT_EQ(vols.size(), 2u);
@@ -58,9 +60,11 @@ TEST(BuildVirtualMachine, FixedIpsUserDataAndPlacement) {
 
   o.ip = "web-ips";
   vm = BuildVirtualMachine(o);
-  EXPECT_EQ(GetString(vm, {"spec", "template", "metadata", "annotations", kIpReservationAnnotation}),
-            "web-ips");
-  EXPECT_EQ(Find(vm, {"spec", "template", "metadata", "annotations", kCalicoIpAddrsAnnotation}), nullptr);
+  EXPECT_EQ(
+      GetString(vm, {"spec", "template", "metadata", "annotations", kIpReservationAnnotation}),
+      "web-ips");
+  EXPECT_EQ(Find(vm, {"spec", "template", "metadata", "annotations", kCalicoIpAddrsAnnotation}),
+            nullptr);
 }
 
 TEST(IsIPv4, AcceptsOnlyDottedQuads) {
@@ -87,8 +91,9 @@ TEST(UserDataWithKeys, MergesKeysIntoCloudConfig) {
 TEST(Templates, BuiltinsAndUserFiles) {
   auto dir = std::filesystem::temp_directory_path() / ("kumo-tmpl-" + std::to_string(getpid()));
   std::filesystem::create_directories(dir / ".kumo/templates");
-  std::ofstream(dir / ".kumo/templates/web.yaml") << "description: mine\nimage: tiny\nflavor: u1.nano\n"
-                                                     "nodeSelector: {zone: a}\nuserData: |\n  #!/bin/sh\n";
+  std::ofstream(dir / ".kumo/templates/web.yaml")
+      << "description: mine\nimage: tiny\nflavor: u1.nano\n"
+         "nodeSelector: {zone: a}\nuserData: |\n  #!/bin/sh\n";
   std::ofstream(dir / ".kumo/templates/broken.yaml") << "image: [1, 2]\n";
   std::ofstream(dir / ".kumo/templates/tiny.yaml") << "image: tiny\nflavor: u1.micro\n";
   setenv("HOME", dir.c_str(), 1);

@@ -1,10 +1,10 @@
-#include "agent/network/ipv4.h"
+#include "common/ipv4.h"
 
 #include <arpa/inet.h>
 
 #include <charconv>
 
-namespace kumo::agent::net {
+namespace kumo {
 
 uint32_t PrefixMask(int len) {
   if (len <= 0) return 0;
@@ -55,4 +55,4 @@ StatusOr<Ipv4Prefix> ParseIpv4Prefix(std::string_view text) {
   return p;
 }
 
-}  // namespace kumo::agent::net
+}  // namespace kumo

@@ -8,7 +8,7 @@
 
 #include "common/status.h"
 
-namespace kumo::agent::net {
+namespace kumo {
 
 // An IPv4 prefix: `addr` has no bits set past `len`.
 struct Ipv4Prefix {
@@ -31,4 +31,4 @@ StatusOr<Ipv4Prefix> ParseIpv4Prefix(std::string_view text);
 // Netmask of a prefix length: 24 -> 0xffffff00.
 uint32_t PrefixMask(int len);
 
-}  // namespace kumo::agent::net
+}  // namespace kumo
