@@ -211,7 +211,7 @@ Status TemplateList(Cli& cli) {
 Status TemplateShow(Cli& cli, const std::string& name) {
   KUMO_ASSIGN_OR_RETURN(Format format, cli.session.OutputFormat());
   KUMO_ASSIGN_OR_RETURN(VmTemplate t, FindTemplate(name));
-  json::value doc = TemplateToJson(t);
+  json::value doc = TemplateToJson(t, format == Format::kJson);
   if (format == Format::kJson) {
     Print(ToPrettyJson(doc));
   } else if (format == Format::kName) {

@@ -11,6 +11,7 @@
 #include "cli/image_command.h"
 #include "cli/ip_command.h"
 #include "cli/lab_command.h"
+#include "cli/node_credentials_command.h"
 #include "cli/server_command.h"
 #include "cli/tenant_command.h"
 #include "cli/up_command.h"
@@ -46,6 +47,7 @@ int Run(int argc, char** argv) {
   AddTemplateCommands(app, cli);
   AddApplyCommand(app, cli);
   AddTenantCommands(app, cli);
+  AddNodeCredentialsCommand(app, cli);
   AddCompletionCommand(app, cli);
   bool show_version = false;
   CLI::App* version = app.add_subcommand("version", "Print Kumo's version");

@@ -117,7 +117,14 @@ StatusOr<client::RestClient*> Session::Client() {
                   "no kubeconfig found; pass --kubeconfig, set KUBECONFIG, or start Kumo with "
                   "`kumo up`");
   }
-  KUMO_ASSIGN_OR_RETURN(client::Kubeconfig kc, client::LoadKubeconfig(path, flags_.context));
+  StatusOr<client::Kubeconfig> loaded = client::LoadKubeconfig(path, flags_.context);
+  if (!loaded.ok() && loaded.status().code() == Code::kNotFound &&
+      loaded.status().message().find("kubeconfig") == std::string::npos) {
+    return Status(Code::kNotFound,
+                  "kubeconfig " + path + " does not exist; pass --kubeconfig or set KUBECONFIG");
+  }
+  if (!loaded.ok()) return loaded.status();
+  client::Kubeconfig kc = std::move(*loaded);
   KUMO_ASSIGN_OR_RETURN(client::RestConfig rc, client::RestConfigFromKubeconfig(kc));
   KUMO_ASSIGN_OR_RETURN(client_, client::RestClient::New(rc));
   context_ns_ = kc.namespace_;

@@ -172,8 +172,9 @@ StatusOr<VmTemplate> FindTemplate(const std::string& name_or_path) {
                   "; user templates live in " + UserTemplateDir() + ")");
 }
 
-json::value TemplateToJson(const VmTemplate& t) {
-  json::object o{{"name", t.name}};
+json::value TemplateToJson(const VmTemplate& t, bool with_name) {
+  json::object o;
+  if (with_name) o["name"] = t.name;
   if (!t.description.empty()) o["description"] = t.description;
   if (!t.image.empty()) o["image"] = t.image;
   if (!t.flavor.empty()) o["flavor"] = t.flavor;

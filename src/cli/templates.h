@@ -50,7 +50,8 @@ std::vector<VmTemplate> AllTemplates(std::vector<std::string>* problems);
 // built-in. NotFound lists what exists.
 StatusOr<VmTemplate> FindTemplate(const std::string& name_or_path);
 
-// The template as the YAML/JSON document a user could save as a template file.
-json::value TemplateToJson(const VmTemplate& t);
+// The template as a YAML/JSON document; without its name (`with_name` false) it is what a user
+// saves as NAME.yaml, the file name giving the name.
+json::value TemplateToJson(const VmTemplate& t, bool with_name = true);
 
 }  // namespace kumo::cli

@@ -71,8 +71,8 @@ Status RunCreate(Cli& cli, const CreateFlags& f) {
       return WithHint(Status(Code::kAlreadyExists, "tenant \"" + f.name + "\" already exists"),
                       "see 'kumo tenant show " + f.name + "'");
     }
-    return Status(created.status().code(), "cannot create tenant \"" + f.name + "\": " +
-                                               created.status().message());
+    return Status(created.status().code(),
+                  "cannot create tenant \"" + f.name + "\": " + created.status().message());
   }
   // The tenant controller creates the namespace; wait for it so the tenant is usable at once.
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(f.timeout);
@@ -125,17 +125,19 @@ struct AddUserFlags {
 };
 
 Status RunAddUser(Cli& cli, const AddUserFlags& f) {
-  if (f.out.empty()) return UsageError("--kubeconfig-out FILE is required: the user's kubeconfig goes there");
+  if (f.out.empty())
+    return UsageError("--kubeconfig-out FILE is required: the user's kubeconfig goes there");
   KUMO_ASSIGN_OR_RETURN(client::RestClient * client, cli.session.Client());
   // The server URL and CA of the user's kubeconfig are the admin's.
   std::string admin_path = cli.session.KubeconfigPath();
-  KUMO_ASSIGN_OR_RETURN(client::Kubeconfig admin, client::LoadKubeconfig(admin_path, cli.flags.context));
+  KUMO_ASSIGN_OR_RETURN(client::Kubeconfig admin,
+                        client::LoadKubeconfig(admin_path, cli.flags.context));
   KUMO_ASSIGN_OR_RETURN(bool existed, SetMember(*client, f.tenant, f.user, f.role));
   std::string token = pki::GenerateToken();
   auto secret = client->Create(TokenSecretsPath(), server::TokenSecret(token, f.user, f.tenant));
   if (!secret.ok()) {
-    return Status(secret.status().code(), "cannot record the token of \"" + f.user + "\": " +
-                                              secret.status().message());
+    return Status(secret.status().code(),
+                  "cannot record the token of \"" + f.user + "\": " + secret.status().message());
   }
   client::Kubeconfig kc;
   kc.server = admin.server;
@@ -159,9 +161,10 @@ Status RunRemoveUser(Cli& cli, const RemoveUserFlags& f) {
   KUMO_ASSIGN_OR_RETURN(client::RestClient * client, cli.session.Client());
   KUMO_ASSIGN_OR_RETURN(bool existed, SetMember(*client, f.tenant, f.user, ""));
   // Revoke the user's tokens for this tenant.
-  KUMO_ASSIGN_OR_RETURN(json::value list,
-                        client->List(TokenSecretsPath() + "?labelSelector=" +
-                                     client::QueryEscape(std::string(server::kTenantLabel) + "=" + f.tenant)));
+  KUMO_ASSIGN_OR_RETURN(
+      json::value list,
+      client->List(TokenSecretsPath() + "?labelSelector=" +
+                   client::QueryEscape(std::string(server::kTenantLabel) + "=" + f.tenant)));
   int revoked = 0;
   for (const auto& s : ItemsOf(list)) {
     if (GetString(s, {"metadata", "annotations", server::kTokenUserAnnotation}) != f.user) continue;
@@ -170,7 +173,8 @@ Status RunRemoveUser(Cli& cli, const RemoveUserFlags& f) {
     ++revoked;
   }
   if (!existed && revoked == 0) {
-    return Status(Code::kNotFound, "user \"" + f.user + "\" is not a member of tenant \"" + f.tenant + "\"");
+    return Status(Code::kNotFound,
+                  "user \"" + f.user + "\" is not a member of tenant \"" + f.tenant + "\"");
   }
   std::cout << "user \"" << f.user << "\" removed from tenant \"" << f.tenant << "\" (" << revoked
             << " token(s) revoked)\n";
@@ -179,11 +183,13 @@ Status RunRemoveUser(Cli& cli, const RemoveUserFlags& f) {
 
 std::string QuotaCell(const json::value& t, const std::string& key) {
   std::string used = GetString(t, {"status", "usage", key});
-  if (const json::value* u = Find(t, {"status", "usage", key}); u && u->is_number()) used = json::serialize(*u);
+  if (const json::value* u = Find(t, {"status", "usage", key}); u && u->is_number())
+    used = json::serialize(*u);
   if (used.empty()) used = "0";
   const json::value* limit = Find(t, {"spec", "quota", key});
   if (!limit) return used;
-  return used + "/" + (limit->is_string() ? std::string(limit->get_string()) : json::serialize(*limit));
+  return used + "/" +
+         (limit->is_string() ? std::string(limit->get_string()) : json::serialize(*limit));
 }
 
 size_t MemberCount(const json::value& t) {
@@ -217,10 +223,10 @@ Status RunList(Cli& cli) {
                (kv.value().is_string() ? std::string(kv.value().get_string()) : "");
       }
     }
-    t.AddRow({GetString(item, {"metadata", "name"}), QuotaCell(item, "vms"), QuotaCell(item, "vcpus"),
-              QuotaCell(item, "memory"), QuotaCell(item, "ips"), std::to_string(MemberCount(item)),
-              GetString(item, {"status", "phase"}), AgeOf(GetString(item, {"metadata", "creationTimestamp"})),
-              sel});
+    t.AddRow({GetString(item, {"metadata", "name"}), QuotaCell(item, "vms"),
+              QuotaCell(item, "vcpus"), QuotaCell(item, "memory"), QuotaCell(item, "ips"),
+              std::to_string(MemberCount(item)), GetString(item, {"status", "phase"}),
+              AgeOf(GetString(item, {"metadata", "creationTimestamp"})), sel});
   }
   Print(RenderTable(t, format == Format::kWide));
   return Status::Ok();
@@ -235,8 +241,8 @@ Status RunShow(Cli& cli, const std::string& name) {
     Print(RenderObject(*t, format, "tenant.kumo.io"));
     return Status::Ok();
   }
-  std::string out = "Name:       " + name + "\nNamespace:  " + name + "\nPhase:      " +
-                    GetString(*t, {"status", "phase"}) + "\n";
+  std::string out = "Name:       " + name + "\nNamespace:  " + name +
+                    "\nPhase:      " + GetString(*t, {"status", "phase"}) + "\n";
   const json::value* share = Find(*t, {"spec", "apiShare"});
   out += "API share:  " + (share ? json::serialize(*share) : std::string("1")) + "\n";
   if (const json::value* s = Find(*t, {"spec", "nodeSelector"}); s && s->is_object()) {
@@ -266,7 +272,8 @@ Status RunShow(Cli& cli, const std::string& name) {
     }
   }
   if (m.rows.empty()) {
-    Print("No members. Add one with 'kumo tenant add-user " + name + " USER --role member "
+    Print("No members. Add one with 'kumo tenant add-user " + name +
+          " USER --role member "
           "--kubeconfig-out FILE'\n");
   } else {
     Print(RenderTable(m, false));
@@ -292,7 +299,8 @@ Status RunDelete(Cli& cli, const std::vector<std::string>& names) {
 }  // namespace
 
 void AddTenantCommands(CLI::App& app, Cli& cli) {
-  CLI::App* tenant = app.add_subcommand("tenant", "Manage tenants, their quotas and members (cluster admins)");
+  CLI::App* tenant =
+      app.add_subcommand("tenant", "Manage tenants, their quotas and members (cluster admins)");
   tenant->require_subcommand(1);
   Examples(tenant,
            "  kumo tenant create acme --quota-vcpus 16 --quota-memory 32Gi --quota-vms 10\n"
@@ -302,7 +310,8 @@ void AddTenantCommands(CLI::App& app, Cli& cli) {
 
   auto cf = std::make_shared<CreateFlags>();
   CLI::App* create = tenant->add_subcommand(
-      "create", "Create a tenant: a namespace of the same name with quotas, members and an API share");
+      "create",
+      "Create a tenant: a namespace of the same name with quotas, members and an API share");
   create->add_option("name", cf->name, "Tenant name (also its namespace)")->required();
   create->add_option("--quota-vcpus", cf->vcpus, "Most vCPUs its VMs may have together");
   create->add_option("--quota-memory", cf->memory,
@@ -313,11 +322,14 @@ void AddTenantCommands(CLI::App& app, Cli& cli) {
   create->add_option("--node-selector", cf->node_selector,
                      "KEY=VALUE: its VMs run only on nodes with this label (repeatable)");
   create->add_option("--ip-pool", cf->ip_pools, "An IP pool it may use (repeatable)");
-  create->add_option("--api-share", cf->api_share, "Fair-queuing weight of its API requests (1-100)");
-  create->add_option("--timeout", cf->timeout, "Seconds to wait for its namespace")->capture_default_str();
+  create->add_option("--api-share", cf->api_share,
+                     "Fair-queuing weight of its API requests (1-100)");
+  create->add_option("--timeout", cf->timeout, "Seconds to wait for its namespace")
+      ->capture_default_str();
   Examples(create,
            "  kumo tenant create acme\n"
-           "  kumo tenant create acme --quota-vcpus 16 --quota-memory 32Gi --quota-vms 10 --quota-ips 10\n"
+           "  kumo tenant create acme --quota-vcpus 16 --quota-memory 32Gi --quota-vms 10 "
+           "--quota-ips 10\n"
            "  kumo tenant create hpc --node-selector kumo.io/pool=hpc --api-share 4");
   OnRun(create, cli, [&cli, cf] { return RunCreate(cli, *cf); });
 
@@ -330,11 +342,13 @@ void AddTenantCommands(CLI::App& app, Cli& cli) {
       ->check(CLI::IsMember({"admin", "member", "viewer"}))
       ->capture_default_str();
   add->add_option("--kubeconfig-out", af->out, "Where to write the user's kubeconfig")->required();
-  Examples(add, "  kumo tenant add-user acme alice --role member --kubeconfig-out alice.kubeconfig");
+  Examples(add,
+           "  kumo tenant add-user acme alice --role member --kubeconfig-out alice.kubeconfig");
   OnRun(add, cli, [&cli, af] { return RunAddUser(cli, *af); });
 
   auto rf = std::make_shared<RemoveUserFlags>();
-  CLI::App* remove = tenant->add_subcommand("remove-user", "Remove USER from TENANT and revoke its tokens");
+  CLI::App* remove =
+      tenant->add_subcommand("remove-user", "Remove USER from TENANT and revoke its tokens");
   remove->add_option("tenant", rf->tenant, "Tenant")->required();
   remove->add_option("user", rf->user, "User name")->required();
   OnRun(remove, cli, [&cli, rf] { return RunRemoveUser(cli, *rf); });
@@ -349,7 +363,8 @@ void AddTenantCommands(CLI::App& app, Cli& cli) {
   OnRun(show, cli, [&cli, name] { return RunShow(cli, *name); });
 
   auto names = std::make_shared<std::vector<std::string>>();
-  CLI::App* del = tenant->add_subcommand("delete", "Delete tenants with everything in their namespaces");
+  CLI::App* del =
+      tenant->add_subcommand("delete", "Delete tenants with everything in their namespaces");
   del->add_option("names", *names, "Tenants")->required();
   OnRun(del, cli, [&cli, names] { return RunDelete(cli, *names); });
 }

@@ -105,7 +105,8 @@ StatusOr<Result> TenantController::Reconcile(const std::string& key) {
       json::object& meta = EnsureObject(obj, {"metadata"});
       json::value& fs = meta["finalizers"];
       if (!fs.is_array()) fs = json::array();
-      if (!HasFinalizer(obj, kTenantFinalizer)) fs.get_array().push_back(json::value(kTenantFinalizer));
+      if (!HasFinalizer(obj, kTenantFinalizer))
+        fs.get_array().push_back(json::value(kTenantFinalizer));
       return Status::Ok();
     }));
   }
@@ -212,7 +213,8 @@ StatusOr<Result> TenantController::Finalize(const std::string& key, const json::
     if (!st.ok() && st.code() != Code::kNotFound) return st;
   }
   StatusOr<store::KeyValue> cur = store_.Get(key);
-  if (!cur.ok()) return cur.status().code() == Code::kNotFound ? StatusOr<Result>(Result{}) : cur.status();
+  if (!cur.ok())
+    return cur.status().code() == Code::kNotFound ? StatusOr<Result>(Result{}) : cur.status();
   KUMO_ASSIGN_OR_RETURN(json::value obj, ParseJson(cur->value));
   json::array kept;
   if (const json::value* fs = Find(obj, {"metadata", "finalizers"}); fs && fs->is_array()) {
@@ -220,12 +222,10 @@ StatusOr<Result> TenantController::Finalize(const std::string& key, const json::
       if (!(f.is_string() && f.get_string() == kTenantFinalizer)) kept.push_back(f);
     }
   }
-  StatusOr<store::KeyValue> done = kept.empty()
-      ? store_.Delete(key, cur->mod_revision)
-      : [&] {
-          obj.get_object()["metadata"].get_object()["finalizers"] = kept;
-          return store_.Update(key, api::SerializeForStore(obj), cur->mod_revision);
-        }();
+  StatusOr<store::KeyValue> done = kept.empty() ? store_.Delete(key, cur->mod_revision) : [&] {
+    obj.get_object()["metadata"].get_object()["finalizers"] = kept;
+    return store_.Update(key, api::SerializeForStore(obj), cur->mod_revision);
+  }();
   if (!done.ok() && done.status().code() != Code::kConflict) return done.status();
   if (!done.ok()) return Result{std::chrono::milliseconds(100)};
   spdlog::info("tenant {} and its namespace are gone", name);

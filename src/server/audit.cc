@@ -21,7 +21,8 @@ bool IsMutatingVerb(std::string_view verb) {
 StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (fd < 0) {
-    return Status(Code::kInternal, "cannot open the audit log " + path + ": " + std::strerror(errno));
+    return Status(Code::kInternal,
+                  "cannot open the audit log " + path + ": " + std::strerror(errno));
   }
   return std::unique_ptr<AuditLog>(new AuditLog(fd));
 }
@@ -68,7 +69,8 @@ void AuditLog::Write(const AuditRecord& record) {
 void RecordingWriter::Send(http::Response response) {
   status_ = response.status;
   if (response.status == 201 && !response.body.empty()) {
-    if (auto obj = ParseJson(response.body); obj.ok()) created_name_ = GetString(*obj, {"metadata", "name"});
+    if (auto obj = ParseJson(response.body); obj.ok())
+      created_name_ = GetString(*obj, {"metadata", "name"});
   }
   for (const auto& h : headers_) response.headers.push_back(h);
   inner_.Send(std::move(response));

@@ -55,7 +55,8 @@ class RecordingWriter : public http::ResponseWriter {
   RecordingWriter(http::ResponseWriter& inner, http::Headers headers)
       : inner_(inner), headers_(std::move(headers)) {}
   void Send(http::Response response) override;
-  bool StartStream(int status, std::string_view content_type, const http::Headers& headers) override;
+  bool StartStream(int status, std::string_view content_type,
+                   const http::Headers& headers) override;
   bool WriteChunk(std::string_view data) override { return inner_.WriteChunk(data); }
   void EndStream() override { inner_.EndStream(); }
   bool ClientGone() override { return inner_.ClientGone(); }

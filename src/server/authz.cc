@@ -1,7 +1,9 @@
 #include "server/authz.h"
 
 #include <algorithm>
+#include <map>
 
+#include "api/resource.h"
 #include "common/json.h"
 #include "server/responses.h"
 
@@ -78,6 +80,93 @@ bool NodeMayRead(std::string_view group, std::string_view resource) {
   return false;
 }
 
+// Just enough protobuf to read the SelfSubjectAccessReview that kubectl's typed client sends
+// as application/vnd.kubernetes.protobuf: "k8s\0" + runtime.Unknown{raw = 2} wrapping
+// {spec = 2 {resourceAttributes = 1 {namespace 1, verb 2, group 3, version 4, resource 5,
+// subresource 6, name 7}, nonResourceAttributes = 2 {path 1, verb 2}}}.
+class ProtoReader {
+ public:
+  explicit ProtoReader(std::string_view data) : data_(data) {}
+  // Next length-delimited field (others are skipped); false at the end or on malformed input.
+  bool NextBytes(uint32_t& field, std::string_view& value) {
+    while (pos_ < data_.size()) {
+      uint64_t key = Varint();
+      if (!ok_) return false;
+      uint32_t wire = static_cast<uint32_t>(key & 7);
+      field = static_cast<uint32_t>(key >> 3);
+      if (wire == 2) {
+        uint64_t n = Varint();
+        if (!ok_ || n > data_.size() - pos_) return ok_ = false;
+        value = data_.substr(pos_, n);
+        pos_ += n;
+        return true;
+      }
+      if (wire == 0)
+        Varint();
+      else if (wire == 1)
+        pos_ += 8;
+      else if (wire == 5)
+        pos_ += 4;
+      else
+        return ok_ = false;
+      if (!ok_ || pos_ > data_.size()) return ok_ = false;
+    }
+    return false;
+  }
+  bool ok() const { return ok_; }
+
+ private:
+  uint64_t Varint() {
+    uint64_t v = 0;
+    for (int shift = 0; shift < 64 && pos_ < data_.size(); shift += 7) {
+      uint8_t b = static_cast<uint8_t>(data_[pos_++]);
+      v |= static_cast<uint64_t>(b & 0x7f) << shift;
+      if (!(b & 0x80)) return v;
+    }
+    ok_ = false;
+    return 0;
+  }
+  std::string_view data_;
+  size_t pos_ = 0;
+  bool ok_ = true;
+};
+
+// The message's length-delimited fields by number.
+std::map<uint32_t, std::string_view> Fields(std::string_view msg) {
+  std::map<uint32_t, std::string_view> out;
+  ProtoReader r(msg);
+  uint32_t f;
+  std::string_view v;
+  while (r.NextBytes(f, v)) out.emplace(f, v);
+  return out;
+}
+
+StatusOr<json::value> DecodeReviewProtobuf(std::string_view body) {
+  constexpr std::string_view kMagic("k8s\0", 4);
+  if (body.substr(0, 4) != kMagic)
+    return BadRequest("the protobuf body lacks the Kubernetes prefix");
+  auto unknown = Fields(body.substr(4));
+  auto spec = Fields(Fields(unknown[2])[2]);
+  json::object out{{"apiVersion", "authorization.k8s.io/v1"}, {"kind", "SelfSubjectAccessReview"}};
+  json::object js;
+  if (spec.count(1)) {
+    auto f = Fields(spec[1]);
+    static constexpr const char* kNames[] = {"",        "namespace", "verb",        "group",
+                                             "version", "resource",  "subresource", "name"};
+    json::object attrs;
+    for (uint32_t i = 1; i <= 7; ++i) {
+      if (f.count(i)) attrs[kNames[i]] = std::string(f[i]);
+    }
+    js["resourceAttributes"] = std::move(attrs);
+  } else if (spec.count(2)) {
+    auto f = Fields(spec[2]);
+    js["nonResourceAttributes"] =
+        json::object{{"path", std::string(f[1])}, {"verb", std::string(f[2])}};
+  }
+  out["spec"] = std::move(js);
+  return json::value(std::move(out));
+}
+
 std::string Quote(std::string_view s) {
   std::string out = "\"";
   out += s;
@@ -117,7 +206,8 @@ Attributes AttributesOf(const UserInfo& user, const RequestInfo& info, const Que
 std::string NodeNameOf(const UserInfo& user) {
   constexpr std::string_view kPrefix = kNodeUserPrefix;
   if (user.name.rfind(kPrefix, 0) != 0) return "";
-  if (std::find(user.groups.begin(), user.groups.end(), kNodesGroup) == user.groups.end()) return "";
+  if (std::find(user.groups.begin(), user.groups.end(), kNodesGroup) == user.groups.end())
+    return "";
   return user.name.substr(kPrefix.size());
 }
 
@@ -146,7 +236,8 @@ Decision Authorizer::AuthorizeNode(const Attributes& a, const std::string& node)
   }
   bool change = a.verb == "update" || a.verb == "patch";
   if (a.group.empty() && a.resource == "nodes") {
-    if (a.verb == "create" && a.subresource.empty()) return Allow();  // NodeRestriction checks the name
+    if (a.verb == "create" && a.subresource.empty())
+      return Allow();  // NodeRestriction checks the name
     if (change && own) return Allow();
     return Deny("a node may only change its own Node object");
   }
@@ -168,14 +259,15 @@ Decision Authorizer::AuthorizeTenantUser(const Attributes& a) const {
     if (IsPublicCatalog(a.group, a.resource)) {
       return read ? Allow() : Deny("flavors and images are read-only for tenants");
     }
-    bool own_tenant_object =
-        (a.group == "kumo.io" && a.resource == "tenants") || (a.group.empty() && a.resource == "namespaces");
+    bool own_tenant_object = (a.group == "kumo.io" && a.resource == "tenants") ||
+                             (a.group.empty() && a.resource == "namespaces");
     if (own_tenant_object && !a.name.empty()) {
       auto tenant = tenants_.Get(a.name);
       if (tenant && tenant->RoleOf(a.user) != TenantRole::kNone) {
         if (read) return Allow();
-        return Deny("a tenant and its namespace are read-only for its members; a cluster admin "
-                    "changes quotas and members");
+        return Deny(
+            "a tenant and its namespace are read-only for its members; a cluster admin "
+            "changes quotas and members");
       }
     }
     return Deny();
@@ -202,10 +294,11 @@ Status ForbiddenStatus(const Attributes& a, const std::string& reason) {
   } else {
     std::string qualified = a.group.empty() ? a.resource : a.resource + "." + a.group;
     std::string resource = a.subresource.empty() ? a.resource : a.resource + "/" + a.subresource;
-    msg = qualified + (a.name.empty() ? "" : " " + Quote(a.name)) + " is forbidden: User " +
-          Quote(a.user) + " cannot " + a.verb + " resource " + Quote(resource) + " in API group " +
-          Quote(a.group) +
-          (a.ns.empty() ? std::string(" at the cluster scope") : " in the namespace " + Quote(a.ns));
+    msg =
+        qualified + (a.name.empty() ? "" : " " + Quote(a.name)) + " is forbidden: User " +
+        Quote(a.user) + " cannot " + a.verb + " resource " + Quote(resource) + " in API group " +
+        Quote(a.group) +
+        (a.ns.empty() ? std::string(" at the cluster scope") : " in the namespace " + Quote(a.ns));
   }
   if (!reason.empty()) msg += ": " + reason;
   return Forbidden(std::move(msg));
@@ -213,7 +306,9 @@ Status ForbiddenStatus(const Attributes& a, const std::string& reason) {
 
 http::Response Authorizer::ServeSelfSubjectAccessReview(const UserInfo& user,
                                                         const http::Request& req) const {
-  StatusOr<json::value> body = ParseJsonOrYaml(req.body);
+  StatusOr<json::value> body = req.Header("content-type").find("protobuf") != std::string::npos
+                                   ? DecodeReviewProtobuf(req.body)
+                                   : ParseJsonOrYaml(req.body);
   if (!body.ok() || !body->is_object()) {
     return StatusResponse(BadRequest("the body must be a SelfSubjectAccessReview object"));
   }
@@ -229,15 +324,20 @@ http::Response Authorizer::ServeSelfSubjectAccessReview(const UserInfo& user,
     a.subresource = GetString(*res, {"subresource"});
     a.ns = GetString(*res, {"namespace"});
     a.name = GetString(*res, {"name"});
+    // kubectl sends its current namespace even for cluster-scoped kinds; a request for one
+    // carries no namespace, so neither does the question.
+    for (const auto& r : api::DefaultRegistry().resources()) {
+      if (r.group == a.group && r.plural == a.resource && !r.namespaced) a.ns.clear();
+    }
   } else if (nonres && nonres->is_object()) {
     a.resource_request = false;
     a.path = GetString(*nonres, {"path"});
     a.verb = GetString(*nonres, {"verb"});
   } else {
-    return StatusResponse(Invalid(
-        "SelfSubjectAccessReview is invalid: spec: exactly one of resourceAttributes or "
-        "nonResourceAttributes must be set",
-        {{"FieldValueRequired", "resourceAttributes or nonResourceAttributes", "spec"}}));
+    return StatusResponse(
+        Invalid("SelfSubjectAccessReview is invalid: spec: exactly one of resourceAttributes or "
+                "nonResourceAttributes must be set",
+                {{"FieldValueRequired", "resourceAttributes or nonResourceAttributes", "spec"}}));
   }
   Decision d;
   if (a.verb == "*" || a.resource == "*" || a.group == "*") {
@@ -247,8 +347,10 @@ http::Response Authorizer::ServeSelfSubjectAccessReview(const UserInfo& user,
     d = Authorize(a);
   }
   json::object status{{"allowed", d.allowed}};
-  if (!d.reason.empty()) status["reason"] = d.reason;
-  else if (d.allowed) status["reason"] = HasGroup(a, kMastersGroup) ? "cluster admin" : "allowed by Kumo";
+  if (!d.reason.empty())
+    status["reason"] = d.reason;
+  else if (d.allowed)
+    status["reason"] = HasGroup(a, kMastersGroup) ? "cluster admin" : "allowed by Kumo";
   json::object out = body->get_object();
   out["apiVersion"] = "authorization.k8s.io/v1";
   out["kind"] = "SelfSubjectAccessReview";

@@ -22,7 +22,8 @@ std::string UidOf(std::string_view name) {
   char buf[40];
   std::snprintf(buf, sizeof buf, "%08x-%04x-4%03x-8%03x-%012llx", static_cast<unsigned>(a >> 32),
                 static_cast<unsigned>((a >> 16) & 0xffff), static_cast<unsigned>(a & 0xfff),
-                static_cast<unsigned>(b >> 52), static_cast<unsigned long long>(b & 0xffffffffffffULL));
+                static_cast<unsigned>(b >> 52),
+                static_cast<unsigned long long>(b & 0xffffffffffffULL));
   return buf;
 }
 
@@ -45,7 +46,7 @@ FlowControlConfig FlowControlConfig::Default(unsigned cores) {
                                  .hand_size = 4,
                                  .queue_length_limit = 50};
   f.tenants = PriorityLevelConfig{.name = "workload-tenants",
-                                  .concurrency = std::max(8, 4 * c),
+                                  .concurrency = std::max(1, c - 1),
                                   .queues = 64,
                                   .hand_size = 4,
                                   .queue_length_limit = 12};

@@ -40,10 +40,10 @@ namespace kumo::server {
 
 struct PriorityLevelConfig {
   std::string name;
-  bool exempt = false;    // no seats, no queues
-  int concurrency = 8;    // seats
-  int queues = 64;        // 0: no queuing, reject when every seat is busy
-  int hand_size = 8;      // queues dealt to each flow
+  bool exempt = false;  // no seats, no queues
+  int concurrency = 8;  // seats
+  int queues = 64;      // 0: no queuing, reject when every seat is busy
+  int hand_size = 8;    // queues dealt to each flow
   int queue_length_limit = 50;
   std::chrono::milliseconds max_wait{15000};  // queued longer: 429
 };
@@ -52,8 +52,10 @@ struct FlowControlConfig {
   PriorityLevelConfig exempt;
   PriorityLevelConfig system;
   PriorityLevelConfig tenants;
-  // Seats scale with the machine: system 4 per core (at least 16), tenants 4 per core (at
-  // least 8).
+  // Seats scale with the machine. Tenants get one seat per core but one (at least one): most
+  // tenant requests are CPU-bound, and a core left to request intake, agents, admins and the
+  // controllers is what keeps a quiet tenant's latency flat while a noisy one saturates its
+  // seats (bench/fairness measures it). Agents get 4 per core (at least 16).
   static FlowControlConfig Default(unsigned cores);
 };
 
@@ -114,7 +116,8 @@ class PriorityLevel {
   const PriorityLevelConfig config_;
   mutable std::mutex mu_;
   std::vector<Queue> queues_;
-  std::map<std::string, double, std::less<>> flow_finish_;  // virtual finish of each flow's last request
+  std::map<std::string, double, std::less<>>
+      flow_finish_;  // virtual finish of each flow's last request
   int executing_ = 0;
   int waiting_ = 0;
   double vclock_ = 0;  // virtual start time of the last request given a seat

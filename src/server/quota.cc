@@ -36,7 +36,8 @@ bool HasReservation(const json::value& obj, const json::value* tmpl) {
 // rounded up, else 1) and domain.memory.guest (else the memory request or limit).
 StatusOr<std::pair<int64_t, int64_t>> SizeOfSpec(const json::value* spec, const std::string& what) {
   const json::value* domain = spec ? Find(*spec, {"domain"}) : nullptr;
-  if (!domain) return Status(Code::kInvalid, what + " has no spec.domain to count against the quota");
+  if (!domain)
+    return Status(Code::kInvalid, what + " has no spec.domain to count against the quota");
   int64_t vcpus = 1;
   if (Find(*domain, {"cpu"})) {
     vcpus = IntAt(*domain, {"cpu", "sockets"}, 1) * IntAt(*domain, {"cpu", "cores"}, 1) *
@@ -46,14 +47,16 @@ StatusOr<std::pair<int64_t, int64_t>> SizeOfSpec(const json::value* spec, const 
     if (cpu > 0) vcpus = static_cast<int64_t>(std::ceil(cpu));
   }
   double guest = -1;
-  for (auto path : std::vector<std::vector<std::string_view>>{
-           {"memory", "guest"}, {"resources", "requests", "memory"}, {"resources", "limits", "memory"}}) {
+  for (auto path : std::vector<std::vector<std::string_view>>{{"memory", "guest"},
+                                                              {"resources", "requests", "memory"},
+                                                              {"resources", "limits", "memory"}}) {
     const json::value* f = domain;
     for (auto p : path) f = f ? Find(*f, {p}) : nullptr;
     if (!f) continue;
-    StatusOr<double> q = f->is_string()   ? api::ParseQuantity(f->get_string())
-                         : f->is_number() ? StatusOr<double>(f->to_number<double>())
-                                          : StatusOr<double>(Status(Code::kInvalid, "not a quantity"));
+    StatusOr<double> q = f->is_string() ? api::ParseQuantity(f->get_string())
+                         : f->is_number()
+                             ? StatusOr<double>(f->to_number<double>())
+                             : StatusOr<double>(Status(Code::kInvalid, "not a quantity"));
     if (!q.ok()) return Status(Code::kInvalid, what + " has a malformed memory size");
     guest = *q;
     break;
@@ -132,8 +135,9 @@ StatusOr<Amounts> ClaimOfVm(const json::value& vm, const FlavorLookup& flavors) 
     StatusOr<std::pair<int64_t, int64_t>> size =
         flavors ? flavors(flavor) : StatusOr<std::pair<int64_t, int64_t>>(NotFound(""));
     if (!size.ok()) {
-      return Status(Code::kInvalid, what + " names instancetype \"" + flavor +
-                                        "\", which does not exist; list flavors with `kubectl get vmcis`");
+      return Status(Code::kInvalid,
+                    what + " names instancetype \"" + flavor +
+                        "\", which does not exist; list flavors with `kubectl get vmcis`");
     }
     std::tie(vcpus, guest) = *size;
   } else {
@@ -152,7 +156,8 @@ StatusOr<Amounts> ClaimOfVmi(const json::value& vmi) {
 Amounts ClaimOfReservation(const json::value& reservation) {
   Amounts a;
   a.reservations = 1;
-  if (const json::value* addrs = Find(reservation, {"spec", "addresses"}); addrs && addrs->is_array()) {
+  if (const json::value* addrs = Find(reservation, {"spec", "addresses"});
+      addrs && addrs->is_array()) {
     a.ips = static_cast<int64_t>(addrs->get_array().size());
   } else {
     a.ips = IntAt(reservation, {"spec", "count"}, 0);

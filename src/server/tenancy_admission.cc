@@ -45,7 +45,8 @@ Status ApplyNodePolicy(json::object& spec, const json::object* old_spec, const s
     for (const auto& [k, v] : tenant.node_selector) {
       const json::value* have = s.if_contains(k);
       if (have && (!have->is_string() || have->get_string() != v)) {
-        std::string asked = have->is_string() ? std::string(have->get_string()) : json::serialize(*have);
+        std::string asked =
+            have->is_string() ? std::string(have->get_string()) : json::serialize(*have);
         return Forbidden(prefix + field + ".nodeSelector: \"" + k + "\": \"" + asked +
                          "\" conflicts with the node selector of tenant \"" + tenant.name + "\" (" +
                          k + "=" + v + "); its VMs run only on its dedicated nodes");
@@ -60,7 +61,8 @@ Status ApplyNodePolicy(json::object& spec, const json::object* old_spec, const s
       std::string op = GetString(t, {"operator"}, "Equal");
       std::string value = GetString(t, {"value"});
       if (key.empty() && op == "Exists") {
-        return Forbidden(prefix + field + ".tolerations: a toleration of every taint would let the "
+        return Forbidden(prefix + field +
+                         ".tolerations: a toleration of every taint would let the "
                          "VM onto other tenants' dedicated nodes");
       }
       if (key == kDedicatedTaintKey) {
@@ -141,15 +143,16 @@ Status TenantPolicyAdmission::Admit(const AdmissionRequest& req) {
       KUMO_RETURN_IF_ERROR(ApplyNodePolicy(EnsureObject(obj, {"spec", "template", "spec"}),
                                            old_spec, "spec.template.spec", *tenant, prefix));
     }
-    std::string pools = GetString(obj, {"spec", "template", "metadata", "annotations", kCalicoPools});
+    std::string pools =
+        GetString(obj, {"spec", "template", "metadata", "annotations", kCalicoPools});
     if (!pools.empty()) {
       auto list = ParseJson(pools);
       if (list.ok() && list->is_array()) {
         for (const auto& p : list->get_array()) {
           if (!p.is_string()) continue;
-          KUMO_RETURN_IF_ERROR(CheckPool(std::string(p.get_string()), *tenant, prefix,
-                                         std::string("spec.template.metadata.annotations[") +
-                                             kCalicoPools + "]"));
+          KUMO_RETURN_IF_ERROR(
+              CheckPool(std::string(p.get_string()), *tenant, prefix,
+                        std::string("spec.template.metadata.annotations[") + kCalicoPools + "]"));
         }
       }
     }
@@ -181,9 +184,11 @@ StatusOr<Amounts> TenantPolicyAdmission::ClaimOf(const api::ResourceInfo& r, con
     KUMO_ASSIGN_OR_RETURN(json::value parsed, ParseJson(it->json));
     const json::value* cpu = Find(parsed, {"spec", "cpu", "guest"});
     const json::value* mem = Find(parsed, {"spec", "memory", "guest"});
-    if (!cpu || !mem || !(cpu->is_int64() || cpu->is_uint64())) return NotFound("malformed instancetype");
-    StatusOr<double> bytes = mem->is_string() ? api::ParseQuantity(mem->get_string())
-                                              : StatusOr<double>(mem->is_number() ? mem->to_number<double>() : -1.0);
+    if (!cpu || !mem || !(cpu->is_int64() || cpu->is_uint64()))
+      return NotFound("malformed instancetype");
+    StatusOr<double> bytes =
+        mem->is_string() ? api::ParseQuantity(mem->get_string())
+                         : StatusOr<double>(mem->is_number() ? mem->to_number<double>() : -1.0);
     if (!bytes.ok() || *bytes < 0) return NotFound("malformed instancetype");
     return std::make_pair(cpu->to_number<int64_t>(), static_cast<int64_t>(*bytes));
   });
@@ -231,11 +236,11 @@ StatusOr<Amounts> TenantPolicyAdmission::UsageLocked(const std::string& ns) {
       } else {
         m.revision = o->mod_revision;
         StatusOr<json::value> parsed = ParseJson(o->json);
-        StatusOr<Amounts> claim =
-            !parsed.ok() ? StatusOr<Amounts>(parsed.status())
-            : r.kind == "VirtualMachineInstance" ? ClaimOfVmi(*parsed)
-            : r.kind == "IPReservation" ? StatusOr<Amounts>(ClaimOfReservation(*parsed))
-                                        : ClaimOf(r, *parsed, ns);
+        StatusOr<Amounts> claim = !parsed.ok() ? StatusOr<Amounts>(parsed.status())
+                                  : r.kind == "VirtualMachineInstance" ? ClaimOfVmi(*parsed)
+                                  : r.kind == "IPReservation"
+                                      ? StatusOr<Amounts>(ClaimOfReservation(*parsed))
+                                      : ClaimOf(r, *parsed, ns);
         if (claim.ok()) m.claim = *claim;
       }
       new_memo[o->key] = m;

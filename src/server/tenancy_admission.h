@@ -52,13 +52,14 @@ class TenantPolicyAdmission : public AdmissionPlugin {
   Status CheckQuota(const AdmissionRequest& req, const TenantInfo& tenant);
   // Usage of `ns` from the cache and the pending writes; called with the tenant's lock held.
   StatusOr<Amounts> UsageLocked(const std::string& ns);
-  StatusOr<Amounts> ClaimOf(const api::ResourceInfo& r, const json::value& obj, const std::string& ns);
+  StatusOr<Amounts> ClaimOf(const api::ResourceInfo& r, const json::value& obj,
+                            const std::string& ns);
   std::mutex& LockFor(const std::string& ns);
 
   const TenantDirectory& tenants_;
   const store::WatchCache& cache_;
   std::array<std::mutex, 16> tenant_locks_;
-  std::mutex mu_;  // guards pending_ and memo_
+  std::mutex mu_;                                                  // guards pending_ and memo_
   std::map<std::string, std::map<std::string, Pending>> pending_;  // ns -> key -> claim
   struct Memo {
     int64_t revision = 0;

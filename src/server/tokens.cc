@@ -25,9 +25,12 @@ std::string Sha256Hex(std::string_view token) {
   return out;
 }
 
-std::string TokenSecretName(std::string_view token) { return "token-" + Sha256Hex(token).substr(0, 40); }
+std::string TokenSecretName(std::string_view token) {
+  return "token-" + Sha256Hex(token).substr(0, 40);
+}
 
-json::value TokenSecret(std::string_view token, const std::string& user, const std::string& tenant) {
+json::value TokenSecret(std::string_view token, const std::string& user,
+                        const std::string& tenant) {
   return json::object{
       {"apiVersion", "v1"},
       {"kind", "Secret"},
@@ -48,7 +51,12 @@ std::optional<UserInfo> TokenResolver::Resolve(std::string_view token) const {
   if (store::CachedPtr obj = cache_.Get(key)) {
     stored = obj->json;
   } else {
-    // Just issued and not in the cache yet: read the store (rare; unknown tokens end here too).
+    // Just issued and not in the cache yet: read the store. Only for tokens shaped like the ones
+    // Kumo issues (64 hex digits), so random garbage costs no store read.
+    if (token.size() != 64 ||
+        token.find_first_not_of("0123456789abcdef") != std::string_view::npos) {
+      return std::nullopt;
+    }
     StatusOr<store::KeyValue> kv = store_.Get(key);
     if (!kv.ok()) return std::nullopt;
     stored = std::move(kv->value);

@@ -33,7 +33,8 @@ json::value TokenSecret(std::string_view token, const std::string& user, const s
 // Thread-safe; borrows the store and its cache, which must outlive it.
 class TokenResolver {
  public:
-  TokenResolver(store::Store& store, const store::WatchCache& cache) : store_(store), cache_(cache) {}
+  TokenResolver(store::Store& store, const store::WatchCache& cache)
+      : store_(store), cache_(cache) {}
   // The user a token stands for, or nullopt when no Secret records it.
   std::optional<UserInfo> Resolve(std::string_view token) const;
 

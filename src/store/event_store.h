@@ -36,7 +36,8 @@ class EventStore {
   // Opens the database, fills the cache (with `indexer`, as the main cache indexes objects)
   // and starts the sweeper.
   static StatusOr<std::unique_ptr<EventStore>> Open(const EventStoreOptions& options,
-                                                    WatchCache::Indexer indexer, const Clock& clock);
+                                                    WatchCache::Indexer indexer,
+                                                    const Clock& clock);
   ~EventStore();
 
   Store& store() { return *store_; }
@@ -50,7 +51,8 @@ class EventStore {
   static constexpr const char* kPrefix = "/registry/core/events/";
 
  private:
-  EventStore(EventStoreOptions options, const Clock& clock) : options_(std::move(options)), clock_(clock) {}
+  EventStore(EventStoreOptions options, const Clock& clock)
+      : options_(std::move(options)), clock_(clock) {}
   void SweepLoop();
 
   const EventStoreOptions options_;

@@ -345,6 +345,12 @@ class CliTest(unittest.TestCase):
         self.assertIn("userData: |", shown)
         tdir = os.path.join(self.cli.home, ".kumo", "templates")
         os.makedirs(tdir, exist_ok=True)
+        # What `template show` prints is a template file: saved under a new name, it is that template.
+        with open(os.path.join(tdir, "my-copy.yaml"), "w") as f:
+            f.write(shown)
+        vm = json.loads(self.kumo("vm", "create", "c", "--template", "my-copy", "--dry-run", "-o", "json").stdout)
+        self.assertEqual(vm["metadata"]["labels"], {"kumo.io/template": "my-copy"})
+        self.assertIn("tiny-web: serving", vm["spec"]["template"]["spec"]["volumes"][1]["cloudInitNoCloud"]["userData"])
         with open(os.path.join(tdir, "my-web.yaml"), "w") as f:
             f.write("description: my web\nimage: tiny\nflavor: u1.micro\nnodeSelector: {disk: ssd}\n"
                     "userData: |\n  #!/bin/sh\n  echo mine\n")

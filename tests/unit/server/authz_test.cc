@@ -16,7 +16,8 @@ class AuthzTest : public testing::CacheFixture {
                         json::object{{"user", "ada"}, {"role", "admin"}}};
     Put(Kind("kumo.io", "tenants"), Tenant("a", json::object{{"members", members}}));
     Put(Kind("kumo.io", "tenants"),
-        Tenant("b", json::object{{"members", json::array{json::object{{"user", "bob"}, {"role", "admin"}}}}}));
+        Tenant("b", json::object{{"members",
+                                  json::array{json::object{{"user", "bob"}, {"role", "admin"}}}}}));
     tenants_ = std::make_unique<TenantDirectory>(*cache_);
     authz_ = std::make_unique<Authorizer>(*tenants_);
   }
@@ -56,14 +57,16 @@ TEST_F(AuthzTest, RolesInOwnNamespace) {
   EXPECT_TRUE(Allowed(A("vic", "get", "", "events", "a", "x")));
   EXPECT_FALSE(Allowed(A("vic", "create", "kubevirt.io", "virtualmachines", "a")));
   EXPECT_FALSE(Allowed(A("vic", "get", "", "secrets", "a", "s")));
-  EXPECT_FALSE(Allowed(A("vic", "update", "subresources.kubevirt.io", "virtualmachines", "a", "vm", "start")));
+  EXPECT_FALSE(Allowed(
+      A("vic", "update", "subresources.kubevirt.io", "virtualmachines", "a", "vm", "start")));
   // member: changes VMs, VMIs, Secrets, reservations, starts and stops VMs; reads Events only.
   for (auto verb : {"create", "update", "patch", "delete", "deletecollection"}) {
     EXPECT_TRUE(Allowed(A("mel", verb, "kubevirt.io", "virtualmachines", "a"))) << verb;
     EXPECT_TRUE(Allowed(A("mel", verb, "", "secrets", "a"))) << verb;
     EXPECT_TRUE(Allowed(A("mel", verb, "kumo.io", "ipreservations", "a"))) << verb;
   }
-  EXPECT_TRUE(Allowed(A("mel", "update", "subresources.kubevirt.io", "virtualmachines", "a", "vm", "stop")));
+  EXPECT_TRUE(Allowed(
+      A("mel", "update", "subresources.kubevirt.io", "virtualmachines", "a", "vm", "stop")));
   EXPECT_TRUE(Allowed(A("mel", "list", "", "events", "a")));
   EXPECT_FALSE(Allowed(A("mel", "create", "", "events", "a")));
   // admin: also Events and Leases.
@@ -72,7 +75,8 @@ TEST_F(AuthzTest, RolesInOwnNamespace) {
 }
 
 TEST_F(AuthzTest, StatusIsWrittenByKumoOnly) {
-  Decision d = authz_->Authorize(A("ada", "patch", "kubevirt.io", "virtualmachines", "a", "vm", "status"));
+  Decision d =
+      authz_->Authorize(A("ada", "patch", "kubevirt.io", "virtualmachines", "a", "vm", "status"));
   EXPECT_FALSE(d.allowed);
   EXPECT_NE(d.reason.find("controllers"), std::string::npos);
   EXPECT_TRUE(Allowed(A("vic", "get", "kubevirt.io", "virtualmachines", "a", "vm", "status")));
@@ -101,10 +105,12 @@ TEST_F(AuthzTest, OtherTenantsAndClusterScopeAreOffLimits) {
 }
 
 TEST_F(AuthzTest, FlavorsAndImagesAreReadOnly) {
-  EXPECT_TRUE(Allowed(A("vic", "list", "instancetype.kubevirt.io", "virtualmachineclusterinstancetypes")));
+  EXPECT_TRUE(
+      Allowed(A("vic", "list", "instancetype.kubevirt.io", "virtualmachineclusterinstancetypes")));
   EXPECT_TRUE(Allowed(A("vic", "get", "kumo.io", "images", "", "tiny")));
   EXPECT_FALSE(Allowed(A("ada", "create", "kumo.io", "images")));
-  EXPECT_FALSE(Allowed(A("ada", "delete", "instancetype.kubevirt.io", "virtualmachineclusterinstancetypes", "", "u1.small")));
+  EXPECT_FALSE(Allowed(A("ada", "delete", "instancetype.kubevirt.io",
+                         "virtualmachineclusterinstancetypes", "", "u1.small")));
 }
 
 TEST_F(AuthzTest, OwnTenantIsReadOnly) {
@@ -123,7 +129,8 @@ TEST_F(AuthzTest, OwnTenantIsReadOnly) {
 TEST_F(AuthzTest, MembershipChangesApplyAtOnce) {
   EXPECT_FALSE(Allowed(A("carol", "list", "kubevirt.io", "virtualmachines", "b")));
   Put(Kind("kumo.io", "tenants"),
-      Tenant("b", json::object{{"members", json::array{json::object{{"user", "carol"}, {"role", "viewer"}}}}}));
+      Tenant("b", json::object{{"members", json::array{json::object{{"user", "carol"},
+                                                                    {"role", "viewer"}}}}}));
   EXPECT_TRUE(Allowed(A("carol", "list", "kubevirt.io", "virtualmachines", "b")));
   EXPECT_FALSE(Allowed(A("bob", "list", "kubevirt.io", "virtualmachines", "b")));  // removed
 }
@@ -142,7 +149,8 @@ TEST_F(AuthzTest, NodesChangeOnlyTheirOwnObjects) {
   EXPECT_TRUE(Allowed(node("update", "coordination.k8s.io", "leases", "kube-node-lease", "n1")));
   EXPECT_FALSE(Allowed(node("update", "coordination.k8s.io", "leases", "kube-node-lease", "n2")));
   EXPECT_TRUE(Allowed(node("list", "kubevirt.io", "virtualmachineinstances", "", "")));
-  EXPECT_TRUE(Allowed(node("patch", "kubevirt.io", "virtualmachineinstances", "a", "vm", "status")));
+  EXPECT_TRUE(
+      Allowed(node("patch", "kubevirt.io", "virtualmachineinstances", "a", "vm", "status")));
   EXPECT_FALSE(Allowed(node("get", "", "secrets", "a", "s")));
   EXPECT_FALSE(Allowed(node("create", "kubevirt.io", "virtualmachines", "a", "")));
   EXPECT_TRUE(Allowed(node("create", "", "events", "a", "")));
@@ -159,7 +167,8 @@ TEST_F(AuthzTest, NonResourcePaths) {
   EXPECT_TRUE(Allowed(a));
   a.path = "/metrics";
   EXPECT_FALSE(Allowed(a));
-  EXPECT_EQ(ForbiddenStatus(a, "").message(), "forbidden: User \"vic\" cannot get path \"/metrics\"");
+  EXPECT_EQ(ForbiddenStatus(a, "").message(),
+            "forbidden: User \"vic\" cannot get path \"/metrics\"");
 }
 
 TEST_F(AuthzTest, ForbiddenMessageHasKubernetesShape) {
@@ -176,8 +185,9 @@ TEST_F(AuthzTest, ForbiddenMessageHasKubernetesShape) {
   EXPECT_EQ(st.message(),
             "nodes is forbidden: User \"alice\" cannot list resource \"nodes\" in API group \"\" "
             "at the cluster scope");
-  st = ForbiddenStatus(A("alice", "update", "subresources.kubevirt.io", "virtualmachines", "b", "vm", "start"),
-                       "why");
+  st = ForbiddenStatus(
+      A("alice", "update", "subresources.kubevirt.io", "virtualmachines", "b", "vm", "start"),
+      "why");
   EXPECT_EQ(st.message(),
             "virtualmachines.subresources.kubevirt.io \"vm\" is forbidden: User \"alice\" cannot "
             "update resource \"virtualmachines/start\" in API group \"subresources.kubevirt.io\" "
@@ -208,13 +218,19 @@ TEST_F(AuthzTest, SelfSubjectAccessReviewAnswersFromTheSameRules) {
   ASSERT_EQ(r.status, 201) << r.body;
   json::value v = ParseJson(r.body).value();
   EXPECT_EQ(v.at("status").at("allowed"), false);
-  req.body = R"({"spec":{"resourceAttributes":{"namespace":"a","verb":"create","group":"kubevirt.io",
+  req.body =
+      R"({"spec":{"resourceAttributes":{"namespace":"a","verb":"create","group":"kubevirt.io",
                  "resource":"virtualmachines"}}})";
   v = ParseJson(authz_->ServeSelfSubjectAccessReview(ada, req).body).value();
   EXPECT_EQ(v.at("status").at("allowed"), true);
   req.body = R"({"spec":{"resourceAttributes":{"verb":"*","resource":"*","group":"*"}}})";
   v = ParseJson(authz_->ServeSelfSubjectAccessReview(ada, req).body).value();
   EXPECT_EQ(v.at("status").at("allowed"), false);
+  // kubectl sends its namespace along for cluster-scoped kinds too.
+  req.body = R"({"spec":{"resourceAttributes":{"namespace":"a","verb":"get","group":"kumo.io",
+                 "resource":"tenants","name":"a"}}})";
+  v = ParseJson(authz_->ServeSelfSubjectAccessReview(ada, req).body).value();
+  EXPECT_EQ(v.at("status").at("allowed"), true);
   req.body = R"({"spec":{}})";
   EXPECT_EQ(authz_->ServeSelfSubjectAccessReview(ada, req).status, 422);
 }

@@ -22,13 +22,18 @@ json::value VmWith(json::object spec, json::object annotations = {}) {
 }
 
 json::object Domain(json::object cpu, json::value guest) {
-  return json::object{{"template", json::object{{"spec", json::object{{"domain", json::object{
-                                       {"cpu", std::move(cpu)},
+  return json::object{
+      {"template",
+       json::object{
+           {"spec",
+            json::object{{"domain",
+                          json::object{{"cpu", std::move(cpu)},
                                        {"memory", json::object{{"guest", std::move(guest)}}}}}}}}}};
 }
 
 TEST(QuotaMathTest, VmClaimsVcpusMemoryWithOverheadOneVmAndOneAddress) {
-  auto claim = ClaimOfVm(VmWith(Domain(json::object{{"sockets", 2}, {"cores", 2}}, "1Gi")), nullptr);
+  auto claim =
+      ClaimOfVm(VmWith(Domain(json::object{{"sockets", 2}, {"cores", 2}}, "1Gi")), nullptr);
   ASSERT_TRUE(claim.ok()) << claim.status().ToString();
   EXPECT_EQ(claim->vcpus, 4);
   EXPECT_EQ(claim->memory, kGi + scheduler::MemoryOverhead(kGi, 4));
@@ -61,8 +66,15 @@ TEST(QuotaMathTest, FlavorSizesAVm) {
 }
 
 TEST(QuotaMathTest, MemoryFromResourceRequestsAndCpuDefaults) {
-  json::value vm = VmWith(json::object{{"template", json::object{{"spec", json::object{{"domain", json::object{
-      {"resources", json::object{{"requests", json::object{{"memory", "256Mi"}, {"cpu", "1500m"}}}}}}}}}}}});
+  json::value vm = VmWith(json::object{
+      {"template",
+       json::object{
+           {"spec",
+            json::object{
+                {"domain",
+                 json::object{{"resources",
+                               json::object{{"requests", json::object{{"memory", "256Mi"},
+                                                                      {"cpu", "1500m"}}}}}}}}}}}});
   auto claim = ClaimOfVm(vm, nullptr);
   ASSERT_TRUE(claim.ok()) << claim.status().ToString();
   EXPECT_EQ(claim->vcpus, 2);  // 1.5 cores rounded up
@@ -70,7 +82,8 @@ TEST(QuotaMathTest, MemoryFromResourceRequestsAndCpuDefaults) {
 }
 
 TEST(QuotaMathTest, ReservationClaimsItsAddresses) {
-  json::value r = json::object{{"spec", json::object{{"addresses", json::array{"10.0.0.1", "10.0.0.2"}}}}};
+  json::value r =
+      json::object{{"spec", json::object{{"addresses", json::array{"10.0.0.1", "10.0.0.2"}}}}};
   EXPECT_EQ(ClaimOfReservation(r).ips, 2);
   EXPECT_EQ(ClaimOfReservation(r).reservations, 1);
   r = json::object{{"spec", json::object{{"count", 5}}}};
@@ -110,8 +123,12 @@ TEST(QuotaMathTest, ShrinkingIsAlwaysAllowedAndUpdatesCountTheDifference) {
   Amounts used{6, 0, 3, 0, 0};  // over quota already (the quota was lowered)
   EXPECT_TRUE(CheckQuota("a", quota, used, Amounts{2, 0, 1, 0, 0}, Amounts{1, 0, 1, 0, 0}).ok());
   // An update of a VM from 2 to 3 vCPUs with 3 used of 4: 3 - 2 + 3 = 4 fits.
-  EXPECT_TRUE(CheckQuota("a", quota, Amounts{3, 0, 2, 0, 0}, Amounts{2, 0, 1, 0, 0}, Amounts{3, 0, 1, 0, 0}).ok());
-  EXPECT_FALSE(CheckQuota("a", quota, Amounts{3, 0, 2, 0, 0}, Amounts{2, 0, 1, 0, 0}, Amounts{4, 0, 1, 0, 0}).ok());
+  EXPECT_TRUE(
+      CheckQuota("a", quota, Amounts{3, 0, 2, 0, 0}, Amounts{2, 0, 1, 0, 0}, Amounts{3, 0, 1, 0, 0})
+          .ok());
+  EXPECT_FALSE(
+      CheckQuota("a", quota, Amounts{3, 0, 2, 0, 0}, Amounts{2, 0, 1, 0, 0}, Amounts{4, 0, 1, 0, 0})
+          .ok());
 }
 
 TEST(QuotaMathTest, FormatMemory) {
@@ -143,7 +160,8 @@ class TenantPolicyTest : public testing::CacheFixture {
 };
 
 TEST_F(TenantPolicyTest, QuotaCountsStoredAndJustAdmittedVms) {
-  Put(Kind("kumo.io", "tenants"), Tenant("a", json::object{{"quota", json::object{{"vms", 2}, {"vcpus", 3}}}}));
+  Put(Kind("kumo.io", "tenants"),
+      Tenant("a", json::object{{"quota", json::object{{"vms", 2}, {"vcpus", 3}}}}));
   json::value vm1 = Vm("a", "vm1", 1, "128Mi");
   ASSERT_TRUE(Admit("create", vm1).ok());
   Put(Kind("kubevirt.io", "virtualmachines"), vm1);
@@ -186,17 +204,20 @@ TEST_F(TenantPolicyTest, NodeSelectorIsMergedAndConflictsRejected) {
       Tenant("a", json::object{{"nodeSelector", json::object{{"kumo.io/pool", "a-dedicated"}}}}));
   json::value vm = Vm("a", "vm1", 1, "128Mi");
   ASSERT_TRUE(Admit("create", vm).ok());
-  EXPECT_EQ(GetString(vm, {"spec", "template", "spec", "nodeSelector", "kumo.io/pool"}), "a-dedicated");
+  EXPECT_EQ(GetString(vm, {"spec", "template", "spec", "nodeSelector", "kumo.io/pool"}),
+            "a-dedicated");
   const json::value* tols = Find(vm, {"spec", "template", "spec", "tolerations"});
   ASSERT_TRUE(tols && tols->is_array() && tols->get_array().size() == 1);
   EXPECT_EQ(GetString(tols->get_array()[0], {"key"}), "kumo.io/dedicated");
   EXPECT_EQ(GetString(tols->get_array()[0], {"value"}), "a");
 
   json::value escape = Vm("a", "vm2", 1, "128Mi");
-  EnsureObject(escape, {"spec", "template", "spec", "nodeSelector"})["kumo.io/pool"] = "b-dedicated";
+  EnsureObject(escape, {"spec", "template", "spec", "nodeSelector"})["kumo.io/pool"] =
+      "b-dedicated";
   Status st = Admit("create", escape);
   EXPECT_EQ(st.code(), Code::kForbidden);
-  EXPECT_NE(st.message().find("conflicts with the node selector of tenant \"a\""), std::string::npos)
+  EXPECT_NE(st.message().find("conflicts with the node selector of tenant \"a\""),
+            std::string::npos)
       << st.message();
   // Other keys are kept.
   json::value extra = Vm("a", "vm3", 1, "128Mi");
@@ -207,16 +228,18 @@ TEST_F(TenantPolicyTest, NodeSelectorIsMergedAndConflictsRejected) {
   json::value updated = vm;
   EnsureObject(updated, {"spec", "template", "spec"}).erase("nodeSelector");
   ASSERT_TRUE(Admit("update", updated, &vm).ok());
-  EXPECT_EQ(GetString(updated, {"spec", "template", "spec", "nodeSelector", "kumo.io/pool"}), "a-dedicated");
+  EXPECT_EQ(GetString(updated, {"spec", "template", "spec", "nodeSelector", "kumo.io/pool"}),
+            "a-dedicated");
 }
 
 TEST_F(TenantPolicyTest, TolerationsCannotReachOtherTenantsNodes) {
   Put(Kind("kumo.io", "tenants"), Tenant("a", json::object{}));
   json::value vm = Vm("a", "vm1", 1, "128Mi");
-  EnsureObject(vm, {"spec", "template", "spec"})["tolerations"] =
-      json::array{json::object{{"key", "kumo.io/dedicated"}, {"operator", "Equal"}, {"value", "b"}}};
+  EnsureObject(vm, {"spec", "template", "spec"})["tolerations"] = json::array{
+      json::object{{"key", "kumo.io/dedicated"}, {"operator", "Equal"}, {"value", "b"}}};
   EXPECT_EQ(Admit("create", vm).code(), Code::kForbidden);
-  EnsureObject(vm, {"spec", "template", "spec"})["tolerations"] = json::array{json::object{{"operator", "Exists"}}};
+  EnsureObject(vm, {"spec", "template", "spec"})["tolerations"] =
+      json::array{json::object{{"operator", "Exists"}}};
   EXPECT_EQ(Admit("create", vm).code(), Code::kForbidden);
   EnsureObject(vm, {"spec", "template", "spec"})["tolerations"] =
       json::array{json::object{{"key", "gpu"}, {"operator", "Exists"}}};
@@ -251,12 +274,15 @@ TEST(NodeRestrictionTest, NodesChangeOnlyTheirOwnObjects) {
   json::value bound_elsewhere = json::object{{"status", json::object{{"nodeName", "n2"}}}};
   json::value next = bound_elsewhere;
   const api::ResourceInfo& vmis = *reg.Find("kubevirt.io", "v1", "virtualmachineinstances");
-  EXPECT_EQ(nr.Admit(AdmissionRequest{"patch", vmis, "a", "vm", "status", &next, &bound_elsewhere, &n1, false})
+  EXPECT_EQ(nr.Admit(AdmissionRequest{"patch", vmis, "a", "vm", "status", &next, &bound_elsewhere,
+                                      &n1, false})
                 .code(),
             Code::kForbidden);
   json::value bound_here = json::object{{"status", json::object{{"nodeName", "n1"}}}};
   next = bound_here;
-  EXPECT_TRUE(nr.Admit(AdmissionRequest{"patch", vmis, "a", "vm", "status", &next, &bound_here, &n1, false}).ok());
+  EXPECT_TRUE(
+      nr.Admit(AdmissionRequest{"patch", vmis, "a", "vm", "status", &next, &bound_here, &n1, false})
+          .ok());
   // Admins are not restricted.
   UserInfo admin{"kumo-admin", {"system:masters"}};
   EXPECT_TRUE(nr.Admit(AdmissionRequest{"create", *reg.Find("", "v1", "nodes"), "", "n2", "", &node,

@@ -320,7 +320,7 @@ TEST_F(RestClientIntegrationTest, WrongTokenIsUnauthorized) {
 TEST_F(RestClientIntegrationTest, ClientCertificateAuthenticates) {
   StatusOr<pki::PkiFiles> files = pki::EnsureServerPki(*dir_, {"127.0.0.1"});
   ASSERT_TRUE(files.ok()) << files.status().ToString();
-  auto cert = pki::IssueClientCert(*files, "node-1", {"system:nodes"});
+  auto cert = pki::IssueClientCert(*files, "operator-1", {"system:masters"});
   ASSERT_TRUE(cert.ok()) << cert.status().ToString();
   RestConfig config = *config_;
   config.token.clear();

@@ -32,7 +32,8 @@ class CacheFixture : public ::testing::Test {
         *store_, "/registry/",
         [](const json::value& parsed, store::CachedObject& obj) {
           obj.fields.emplace_back("metadata.name", GetString(parsed, {"metadata", "name"}));
-          obj.fields.emplace_back("metadata.namespace", GetString(parsed, {"metadata", "namespace"}));
+          obj.fields.emplace_back("metadata.namespace",
+                                  GetString(parsed, {"metadata", "namespace"}));
         },
         1000);
     ASSERT_TRUE(cache_->Start().ok());
@@ -51,7 +52,8 @@ class CacheFixture : public ::testing::Test {
   }
   // Stores `obj` (create or replace) and waits until the cache has it.
   void Put(const api::ResourceInfo& r, const json::value& obj) {
-    std::string key = r.Key(GetString(obj, {"metadata", "namespace"}), GetString(obj, {"metadata", "name"}));
+    std::string key =
+        r.Key(GetString(obj, {"metadata", "namespace"}), GetString(obj, {"metadata", "name"}));
     auto cur = store_->Get(key);
     auto res = cur.ok() ? store_->Update(key, api::SerializeForStore(obj), 0)
                         : store_->Create(key, api::SerializeForStore(obj));
@@ -59,7 +61,8 @@ class CacheFixture : public ::testing::Test {
     Sync();
   }
   void Sync() {
-    ASSERT_TRUE(cache_->WaitForRevision(store_->CurrentRevision(), std::chrono::milliseconds(5000)).ok());
+    ASSERT_TRUE(
+        cache_->WaitForRevision(store_->CurrentRevision(), std::chrono::milliseconds(5000)).ok());
   }
   json::value Tenant(const std::string& name, json::object spec) {
     return json::object{{"apiVersion", "kumo.io/v1alpha1"},
@@ -67,15 +70,21 @@ class CacheFixture : public ::testing::Test {
                         {"metadata", json::object{{"name", name}}},
                         {"spec", std::move(spec)}};
   }
-  json::value Vm(const std::string& ns, const std::string& name, int cores, const std::string& memory) {
+  json::value Vm(const std::string& ns, const std::string& name, int cores,
+                 const std::string& memory) {
     return json::object{
         {"apiVersion", "kubevirt.io/v1"},
         {"kind", "VirtualMachine"},
         {"metadata", json::object{{"name", name}, {"namespace", ns}}},
-        {"spec", json::object{{"runStrategy", "Halted"},
-                              {"template", json::object{{"spec", json::object{{"domain", json::object{
-                                  {"cpu", json::object{{"cores", cores}}},
-                                  {"memory", json::object{{"guest", memory}}}}}}}}}}}};
+        {"spec",
+         json::object{
+             {"runStrategy", "Halted"},
+             {"template",
+              json::object{
+                  {"spec",
+                   json::object{
+                       {"domain", json::object{{"cpu", json::object{{"cores", cores}}},
+                                               {"memory", json::object{{"guest", memory}}}}}}}}}}}};
   }
 
   std::filesystem::path dir_;
