@@ -465,6 +465,7 @@ void AgentImpl::Sync(const std::string& ns, const std::string& name) {
     }
     spec->network_mode = "tap";
     spec->tap_device = *tap;
+    if (spec->network_config.empty()) spec->network_config = RoutedNetworkConfig(ip, {"169.254.1.1"}, 1500);
   }
   spdlog::info("starting {}/{}", ns, name);
   Status started = runtime_->Start(*spec);

@@ -64,6 +64,29 @@ json::array InterfacesStatus(const json::value& vmi) {
   return out;
 }
 
+std::string RoutedNetworkConfig(const std::string& ip, const std::vector<std::string>& dns, int mtu) {
+  std::string out =
+      "version: 2\n"
+      "ethernets:\n"
+      "  primary:\n"
+      "    match:\n"
+      "      name: \"e*\"\n"
+      "    addresses: [" + ip + "/32]\n"
+      "    mtu: " + std::to_string(mtu) + "\n"
+      "    routes:\n"
+      "      - to: 169.254.1.1/32\n"
+      "        scope: link\n"
+      "      - to: 0.0.0.0/0\n"
+      "        via: 169.254.1.1\n"
+      "        on-link: true\n";
+  if (!dns.empty()) {
+    out += "    nameservers:\n      addresses: [";
+    for (size_t i = 0; i < dns.size(); ++i) out += (i ? ", " : "") + dns[i];
+    out += "]\n";
+  }
+  return out;
+}
+
 StatusOr<VmSpec> SpecFromVmi(const json::value& vmi, client::RestClient& client) {
   VmSpec spec;
   spec.ns = GetString(vmi, {"metadata", "namespace"});

@@ -6,6 +6,9 @@
 #include "client/rest_client.h"
 #include "common/json.h"
 
+#include <string>
+#include <vector>
+
 namespace kumo::agent {
 
 // NotFound (with a message a user can act on) when the image is missing or not ready;
@@ -19,5 +22,10 @@ std::string ImageNameOf(const std::string& container_disk_image);
 // status.interfaces: the VMI's routed address (annotation kumo.io/ip), or 10.0.2.15 for a VM on
 // QEMU user-mode NAT (no IP pool), as KubeVirt's masquerade binding reports its guest address.
 json::array InterfacesStatus(const json::value& vmi);
+
+// cloud-init network config (version 2) for a routed address: `ip`/32 on the first Ethernet
+// interface, 169.254.1.1 on-link and the default route through it, DNS and MTU — what the DHCP
+// responder hands out, for cloud images that configure their network from the seed.
+std::string RoutedNetworkConfig(const std::string& ip, const std::vector<std::string>& dns, int mtu);
 
 }  // namespace kumo::agent

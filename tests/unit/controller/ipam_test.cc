@@ -1,0 +1,159 @@
+#include "controller/ipam.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "api/object.h"
+#include "api/resource.h"
+#include "store/sqlite/sqlite_store.h"
+
+namespace kumo::controller {
+namespace {
+
+namespace fs = std::filesystem;
+using std::chrono::milliseconds;
+
+class IpamTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("kumo-ipam-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    store::SqliteOptions o;
+    o.path = (dir_ / "db").string();
+    o.durable = false;
+    store_ = std::move(store::OpenSqliteStore(o)).value();
+    cache_ = std::make_unique<store::WatchCache>(
+        *store_, "/registry/",
+        [](const json::value& parsed, store::CachedObject& obj) {
+          obj.fields.emplace_back("metadata.name", GetString(parsed, {"metadata", "name"}));
+          for (auto f : {"spec.pool", "spec.namespace", "spec.vm", "spec.reservation"}) {
+            obj.fields.emplace_back(f, api::FieldValue(parsed, f));
+          }
+        },
+        1000);
+    ASSERT_TRUE(cache_->Start().ok());
+    ipam_ = std::make_unique<Ipam>(*store_, *cache_);
+  }
+  void TearDown() override {
+    ipam_.reset();
+    cache_.reset();
+    store_.reset();
+    fs::remove_all(dir_);
+  }
+  void AddPool(const std::string& name, const std::string& cidr, json::array namespaces = {}) {
+    json::value p = json::object{{"apiVersion", "kumo.io/v1alpha1"}, {"kind", "IPPool"},
+                                 {"metadata", json::object{{"name", name}}},
+                                 {"spec", json::object{{"cidr", cidr}, {"namespaces", namespaces}}}};
+    auto& r = *api::DefaultRegistry().Find("kumo.io", "v1alpha1", "ippools");
+    ASSERT_TRUE(store_->Create(r.Key("", name), api::SerializeForStore(p)).ok());
+    Sync();
+  }
+  void AddReservation(const std::string& ns, const std::string& name) {
+    json::value p = json::object{{"apiVersion", "kumo.io/v1alpha1"}, {"kind", "IPReservation"},
+                                 {"metadata", json::object{{"name", name}, {"namespace", ns}}},
+                                 {"spec", json::object{{"count", 1}}}};
+    auto& r = *api::DefaultRegistry().Find("kumo.io", "v1alpha1", "ipreservations");
+    ASSERT_TRUE(store_->Create(r.Key(ns, name), api::SerializeForStore(p)).ok());
+  }
+  // The cache serves the IPAM's lookups: wait until it has every write.
+  void Sync() { ASSERT_TRUE(cache_->WaitForRevision(store_->CurrentRevision(), milliseconds(5000)).ok()); }
+
+  fs::path dir_;
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<store::WatchCache> cache_;
+  std::unique_ptr<Ipam> ipam_;
+};
+
+TEST_F(IpamTest, ExhaustionAndRelease) {
+  AddPool("small", "10.1.0.0/30");  // two usable addresses
+  auto a = ipam_->AddressForVm("t", "vm1", "", "");
+  ASSERT_TRUE(a.ok() && a->has_value());
+  Sync();
+  auto b = ipam_->AddressForVm("t", "vm2", "", "");
+  ASSERT_TRUE(b.ok() && b->has_value());
+  EXPECT_NE(**a, **b);
+  Sync();
+  auto c = ipam_->AddressForVm("t", "vm3", "", "");
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().code(), Code::kUnavailable);
+  EXPECT_NE(c.status().message().find("no free address"), std::string::npos);
+  // The same VM asking again keeps its address (restarts, rescheduling).
+  auto again = ipam_->AddressForVm("t", "vm1", "", "");
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(**again, **a);
+  // Releasing a VM frees its address for the next one.
+  ASSERT_TRUE(ipam_->ReleaseVm("t", "vm1").ok());
+  Sync();
+  auto d = ipam_->AddressForVm("t", "vm3", "", "");
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  EXPECT_EQ(**d, **a);
+}
+
+TEST_F(IpamTest, NoPoolMeansNoAddress) {
+  auto a = ipam_->AddressForVm("t", "vm1", "", "");
+  ASSERT_TRUE(a.ok());
+  EXPECT_FALSE(a->has_value());
+}
+
+TEST_F(IpamTest, PoolsAreLimitedToTheirTenants) {
+  AddPool("a-only", "10.2.0.0/29", json::array{"tenant-a"});
+  EXPECT_TRUE(ipam_->AddressForVm("tenant-a", "vm", "", "")->has_value());
+  EXPECT_FALSE(ipam_->AddressForVm("tenant-b", "vm", "", "")->has_value());
+  auto outside = ipam_->Claim("10.2.0.3", Allocation{"", "", "tenant-b", "vm2", ""});
+  EXPECT_EQ(outside.code(), Code::kInvalid);
+  EXPECT_NE(outside.message().find("outside every IP pool tenant tenant-b may use"), std::string::npos);
+}
+
+TEST_F(IpamTest, FixedAddressesConflictAcrossVms) {
+  AddPool("p", "10.3.0.0/24");
+  auto a = ipam_->AddressForVm("t", "vm1", "10.3.0.5", "");
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  Sync();
+  auto b = ipam_->AddressForVm("t", "vm2", "10.3.0.5", "");
+  ASSERT_FALSE(b.ok());
+  EXPECT_EQ(b.status().code(), Code::kConflict);
+  EXPECT_NE(b.status().message().find("in use by VM t/vm1"), std::string::npos);
+  auto other_tenant = ipam_->AddressForVm("u", "vm1", "10.3.0.5", "");
+  EXPECT_EQ(other_tenant.status().code(), Code::kConflict);
+}
+
+TEST_F(IpamTest, ReservationsOutliveVms) {
+  AddPool("p", "10.4.0.0/24");
+  AddReservation("t", "web");
+  ASSERT_TRUE(ipam_->Claim("10.4.0.10", Allocation{"", "", "t", "", "web"}).ok());
+  Sync();
+  // A VM of the same tenant that asks for the reserved address by value uses it through the
+  // reservation.
+  auto stray = ipam_->AddressForVm("t", "other", "10.4.0.10", "");
+  ASSERT_TRUE(stray.ok()) << stray.status().ToString();
+  Sync();
+  EXPECT_EQ(ipam_->Get("10.4.0.10")->vm, "other");
+  ASSERT_TRUE(ipam_->ReleaseVm("t", "other").ok());
+  Sync();
+  // The VM is gone; the reservation still holds the address.
+  auto held = ipam_->Get("10.4.0.10");
+  ASSERT_TRUE(held);
+  EXPECT_EQ(held->reservation, "web");
+  EXPECT_EQ(held->vm, "");
+  auto via = ipam_->AddressForVm("t", "web1", "", "web");
+  ASSERT_TRUE(via.ok()) << via.status().ToString();
+  EXPECT_EQ(**via, "10.4.0.10");
+  Sync();
+  auto full = ipam_->AddressForVm("t", "web2", "", "web");
+  EXPECT_EQ(full.status().code(), Code::kConflict);
+  EXPECT_NE(full.status().message().find("has no free address"), std::string::npos);
+  // Deleting the reservation leaves the address with its VM until the VM goes.
+  ASSERT_TRUE(ipam_->ReleaseReservation("t", "web").ok());
+  Sync();
+  EXPECT_EQ(ipam_->Get("10.4.0.10")->vm, "web1");
+  ASSERT_TRUE(ipam_->ReleaseVm("t", "web1").ok());
+  Sync();
+  EXPECT_FALSE(ipam_->Get("10.4.0.10"));
+}
+
+}  // namespace
+}  // namespace kumo::controller
