@@ -267,6 +267,10 @@ StatusOr<double> Bench::BuildRun(const RestConfig& rc, const std::string& prefix
   stop = true;
   for (auto& t : threads) t.join();
   double secs = std::chrono::duration<double>(SteadyClock::now() - start).count();
+  // Every run starts from an empty namespace, so runs compare like with like.
+  auto cleared = admin_->Do("DELETE", "/apis/kubevirt.io/v1/namespaces/builder/virtualmachines");
+  if (!cleared.ok() || cleared->code != 200)
+    std::fprintf(stderr, "builder: cannot delete the VMs\n");
   if (!first_error.ok() && created == 0) return first_error;
   if (!first_error.ok())
     std::fprintf(stderr, "builder: some creates failed: %s\n", first_error.ToString().c_str());

@@ -111,6 +111,19 @@ StatusOr<Result> TenantController::Reconcile(const std::string& key) {
     }));
   }
   KUMO_RETURN_IF_ERROR(EnsureNamespace(*tenant));
+  // Usage is recounted (and written) at most once per interval per tenant: a burst of VM
+  // creates then costs one status write, not one per VM.
+  int64_t now = clock_.NowMonotonicMicros();
+  int64_t interval = std::chrono::duration_cast<std::chrono::microseconds>(kUsageInterval).count();
+  {
+    std::lock_guard lock(mu_);
+    auto it = last_usage_us_.find(key);
+    bool has_status = !GetString(*tenant, {"status", "phase"}).empty();
+    if (has_status && it != last_usage_us_.end() && now - it->second < interval) {
+      return Result{std::chrono::milliseconds((interval - (now - it->second)) / 1000 + 1)};
+    }
+    last_usage_us_[key] = now;
+  }
   KUMO_RETURN_IF_ERROR(UpdateStatus(key, *tenant));
   return Result{};
 }
@@ -177,6 +190,10 @@ Status TenantController::UpdateStatus(const std::string& key, const json::value&
 StatusOr<Result> TenantController::Finalize(const std::string& key, const json::value& tenant) {
   std::string name = GetString(tenant, {"metadata", "name"});
   if (!HasFinalizer(tenant, kTenantFinalizer)) return Result{};
+  {
+    std::lock_guard lock(mu_);
+    last_usage_us_.erase(key);
+  }
   std::string ns_key = Namespaces().Key("", name);
   KUMO_ASSIGN_OR_RETURN(std::optional<json::value> ns, Load(store_, ns_key));
   if (GetString(tenant, {"status", "phase"}) != "Terminating") {

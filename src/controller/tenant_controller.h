@@ -5,8 +5,11 @@
 // kumo.io/tenant-namespace).
 #pragma once
 
+#include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "common/clock.h"
@@ -19,6 +22,8 @@
 namespace kumo::controller {
 
 inline constexpr char kTenantFinalizer[] = "kumo.io/tenant-namespace";
+// status.usage is refreshed at most this often per tenant.
+inline constexpr std::chrono::seconds kUsageInterval{1};
 
 // What the objects of a tenant's namespace claim, as the JSON of status.usage
 // ({"vcpus": 2, "memory": "1200Mi", ...}). Supplied by the server (quota admission counts the
@@ -47,6 +52,8 @@ class TenantController {
   EventRecorder& events_;
   const Clock& clock_;
   const TenantUsageFunction usage_;
+  std::mutex mu_;
+  std::map<std::string, int64_t> last_usage_us_;  // tenant key -> monotonic time of the last count
   std::unique_ptr<Controller> controller_;
 };
 

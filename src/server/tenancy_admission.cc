@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <functional>
 #include <set>
+#include <unordered_set>
 
 #include "api/quantity.h"
 #include "common/log.h"
@@ -219,21 +220,27 @@ StatusOr<Amounts> TenantPolicyAdmission::Usage(const std::string& ns) {
 }
 
 StatusOr<Amounts> TenantPolicyAdmission::UsageLocked(const std::string& ns) {
-  std::map<std::string, Memo> old_memo, new_memo;
+  // The tenant's lock is held: nobody else touches this namespace's memo or pending entries'
+  // meaning; mu_ guards the maps themselves. Map nodes are stable, so the references stay valid.
+  std::map<std::string, Memo>* memo;
+  std::map<std::string, Pending> pending;
+  uint64_t generation;
   {
     std::lock_guard lock(mu_);
-    old_memo = std::move(memo_[ns]);
+    memo = &memo_[ns];
+    generation = ++generation_[ns];
+    if (auto it = pending_.find(ns); it != pending_.end()) pending = it->second;
   }
-  std::map<std::string, std::pair<int64_t, Amounts>> counted;  // key -> (revision, claim)
-  std::set<std::string> vm_names;
-  auto visit = [&](const api::ResourceInfo& r) {
-    store::WatchCache::Page page = cache_.List(r.KeyPrefix() + ns + "/", "", 0, nullptr);
+  std::set<std::string> resolved;  // pending keys the cache has caught up with (or replaced)
+  Amounts total;
+  std::unordered_set<std::string_view> vm_names;
+  store::WatchCache::Page vms;
+  auto visit = [&](const api::ResourceInfo& r, store::WatchCache::Page& page) {
+    std::string prefix = r.KeyPrefix() + ns + "/";
+    page = cache_.List(prefix, "", 0, nullptr);
     for (const auto& o : page.items) {
-      Memo m;
-      auto it = old_memo.find(o->key);
-      if (it != old_memo.end() && it->second.revision == o->mod_revision) {
-        m = it->second;
-      } else {
+      Memo& m = (*memo)[o->key];
+      if (m.revision != o->mod_revision || m.generation == 0) {
         m.revision = o->mod_revision;
         StatusOr<json::value> parsed = ParseJson(o->json);
         StatusOr<Amounts> claim = !parsed.ok() ? StatusOr<Amounts>(parsed.status())
@@ -241,40 +248,46 @@ StatusOr<Amounts> TenantPolicyAdmission::UsageLocked(const std::string& ns) {
                                   : r.kind == "IPReservation"
                                       ? StatusOr<Amounts>(ClaimOfReservation(*parsed))
                                       : ClaimOf(r, *parsed, ns);
-        if (claim.ok()) m.claim = *claim;
+        m.claim = claim.ok() ? *claim : Amounts{};
       }
-      new_memo[o->key] = m;
-      std::string name = o->Field("metadata.name");
+      m.generation = generation;
+      std::string_view name = std::string_view(o->key).substr(prefix.size());
       if (r.kind == "VirtualMachine") vm_names.insert(name);
       if (r.kind == "VirtualMachineInstance" && vm_names.count(name)) continue;  // the VM's own
-      counted[o->key] = {o->mod_revision, m.claim};
-    }
-  };
-  visit(Kind("kubevirt.io", "virtualmachines"));
-  visit(Kind("kubevirt.io", "virtualmachineinstances"));
-  visit(Kind("kumo.io", "ipreservations"));
-  {
-    std::lock_guard lock(mu_);
-    memo_[ns] = std::move(new_memo);
-    auto pit = pending_.find(ns);
-    if (pit != pending_.end()) {
-      auto now = std::chrono::steady_clock::now();
-      for (auto it = pit->second.begin(); it != pit->second.end();) {
-        auto c = counted.find(it->first);
-        bool superseded = c != counted.end() && c->second.first > it->second.base_revision;
-        bool vanished = c == counted.end() && it->second.base_revision != 0;
-        if (superseded || vanished || now - it->second.at > kPendingTtl) {
-          it = pit->second.erase(it);
+      auto p = pending.find(o->key);
+      if (p != pending.end()) {
+        resolved.insert(o->key);
+        // Admitted but not in the cache yet: the admitted version counts instead.
+        if (o->mod_revision <= p->second.base_revision) {
+          total += p->second.claim;
           continue;
         }
-        counted[it->first] = {it->second.base_revision, it->second.claim};
-        ++it;
+        pending.erase(p);
       }
-      if (pit->second.empty()) pending_.erase(pit);
+      total += m.claim;
     }
+  };
+  visit(Kind("kubevirt.io", "virtualmachines"), vms);
+  store::WatchCache::Page vmis, reservations;
+  visit(Kind("kubevirt.io", "virtualmachineinstances"), vmis);
+  visit(Kind("kumo.io", "ipreservations"), reservations);
+  // Admitted creates the cache does not show yet.
+  auto now = std::chrono::steady_clock::now();
+  for (const auto& [key, p] : pending) {
+    if (!resolved.count(key) && p.base_revision == 0 && now - p.at <= kPendingTtl) total += p.claim;
   }
-  Amounts total;
-  for (const auto& [key, c] : counted) total += c.second;
+  std::lock_guard lock(mu_);
+  std::erase_if(*memo, [generation](const auto& kv) { return kv.second.generation != generation; });
+  if (auto pit = pending_.find(ns); pit != pending_.end()) {
+    std::erase_if(pit->second, [&](const auto& kv) {
+      const Pending& p = kv.second;
+      auto still = pending.find(kv.first);
+      bool superseded = still == pending.end();  // the cache has a newer version
+      bool vanished = !resolved.count(kv.first) && p.base_revision != 0;
+      return superseded || vanished || now - p.at > kPendingTtl;
+    });
+    if (pit->second.empty()) pending_.erase(pit);
+  }
   return total;
 }
 

@@ -64,8 +64,10 @@ class TenantPolicyAdmission : public AdmissionPlugin {
   struct Memo {
     int64_t revision = 0;
     Amounts claim;
+    uint64_t generation = 0;  // the last count that saw the object
   };
   std::map<std::string, std::map<std::string, Memo>> memo_;  // ns -> key -> parsed claim
+  std::map<std::string, uint64_t> generation_;               // ns -> counts so far
 };
 
 class NodeRestrictionAdmission : public AdmissionPlugin {

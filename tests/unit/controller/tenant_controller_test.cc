@@ -82,11 +82,18 @@ TEST_F(TenantControllerTest, CreatesItsLabelledNamespaceAndReportsUsage) {
   EXPECT_EQ(Find(*t, {"status", "usage", "vms"})->as_int64(), 0);
   EXPECT_EQ(Find(*t, {"metadata", "finalizers"})->as_array()[0], kTenantFinalizer);
 
-  // Usage changes are written; an unchanged status is not rewritten.
+  // Usage is recounted at most once a second.
   vms_ = 3;
+  auto r = Reconcile();
+  ASSERT_TRUE(r.ok());
+  EXPECT_GT(r->requeue_after.count(), 0);
+  EXPECT_EQ(Find(*Get(kTenantKey), {"status", "usage", "vms"})->as_int64(), 0);
+  // Usage changes are written then; an unchanged status is not rewritten.
+  clock_.Advance(2);
   ASSERT_TRUE(Reconcile().ok());
   int64_t rev = store_->Get(kTenantKey)->mod_revision;
   EXPECT_EQ(Find(*Get(kTenantKey), {"status", "usage", "vms"})->as_int64(), 3);
+  clock_.Advance(2);
   ASSERT_TRUE(Reconcile().ok());
   EXPECT_EQ(store_->Get(kTenantKey)->mod_revision, rev);
 }
