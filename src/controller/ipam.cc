@@ -6,6 +6,7 @@
 #include "common/random.h"
 
 #include <algorithm>
+#include <chrono>
 #include <ctime>
 #include <set>
 
@@ -44,7 +45,12 @@ bool Pool::AllowsNamespace(const std::string& ns) const {
   return namespaces.empty() || std::find(namespaces.begin(), namespaces.end(), ns) != namespaces.end();
 }
 
+void Ipam::Fresh() const {
+  cache_.WaitForRevision(store_.CurrentRevision(), std::chrono::seconds(5));
+}
+
 std::vector<Pool> Ipam::Pools() const {
+  Fresh();
   std::vector<Pool> out;
   for (const auto& o : cache_.List(Pools_().KeyPrefix(), "", 0, nullptr).items) {
     auto v = ParseJson(o->json);
@@ -110,6 +116,7 @@ std::optional<Allocation> Ipam::Get(const std::string& address) const {
 
 std::vector<Allocation> Ipam::ByVm(const std::string& ns, const std::string& vm) const {
   std::vector<Allocation> out;
+  Fresh();
   for (const auto& o : cache_.List(Allocs().KeyPrefix(), "", 0, [&](const store::CachedObject& c) {
          return c.Field("spec.namespace") == ns && c.Field("spec.vm") == vm;
        }).items) {
@@ -120,6 +127,7 @@ std::vector<Allocation> Ipam::ByVm(const std::string& ns, const std::string& vm)
 
 std::vector<Allocation> Ipam::ByReservation(const std::string& ns, const std::string& reservation) const {
   std::vector<Allocation> out;
+  Fresh();
   for (const auto& o : cache_.List(Allocs().KeyPrefix(), "", 0, [&](const store::CachedObject& c) {
          return c.Field("spec.namespace") == ns && c.Field("spec.reservation") == reservation;
        }).items) {
@@ -129,12 +137,14 @@ std::vector<Allocation> Ipam::ByReservation(const std::string& ns, const std::st
 }
 
 int64_t Ipam::CountInPool(const std::string& pool) const {
+  Fresh();
   return static_cast<int64_t>(cache_.List(Allocs().KeyPrefix(), "", 0, [&](const store::CachedObject& c) {
                                   return c.Field("spec.pool") == pool;
                                 }).items.size());
 }
 
 int64_t Ipam::CountInNamespace(const std::string& ns) const {
+  Fresh();
   return static_cast<int64_t>(cache_.List(Allocs().KeyPrefix(), "", 0, [&](const store::CachedObject& c) {
                                   return c.Field("spec.namespace") == ns;
                                 }).items.size());

@@ -71,6 +71,9 @@ class Ipam {
 
  private:
   Status Write(const Allocation& a, bool create);
+  // Waits until the cache reflects every write already made to the store, so that lookups
+  // see the allocations this process just created (a stale read would double-allocate).
+  void Fresh() const;
 
   store::Store& store_;
   store::WatchCache& cache_;
