@@ -6,7 +6,7 @@
 #include <iostream>
 
 #include "agent/agent.h"
-#include "cli/connect.h"
+#include "client/connect.h"
 #include "cli/signals.h"
 #include "common/log.h"
 
@@ -36,7 +36,7 @@ CLI::App* AddAgentCommand(CLI::App& app, AgentFlags& flags) {
 int RunAgent(const AgentFlags& flags) {
   InitLogging(flags.log_level.c_str());
   sigset_t set = BlockStopSignals();
-  auto client = ClientFromKubeconfig(flags.kubeconfig, flags.server);
+  auto client = client::ClientFromKubeconfig(flags.kubeconfig, flags.server);
   if (!client.ok()) {
     std::cerr << "kumo agent: " << client.status().message() << "\n";
     return 1;

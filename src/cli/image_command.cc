@@ -12,7 +12,8 @@
 #include <memory>
 
 #include "agent/runtime/subprocess.h"
-#include "cli/images.h"
+#include "agent/image/image_registry.h"
+#include "common/sha256.h"
 
 namespace kumo::cli {
 
@@ -58,28 +59,6 @@ StatusOr<int> RunWithProgress(const std::vector<std::string>& argv) {
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-StatusOr<std::string> Sha256File(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Internal("cannot read " + path);
-  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-  EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr);
-  std::vector<char> buf(1 << 20);
-  while (in) {
-    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
-    if (in.gcount() > 0) EVP_DigestUpdate(ctx.get(), buf.data(), static_cast<size_t>(in.gcount()));
-  }
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_DigestFinal_ex(ctx.get(), md, &len);
-  static const char kHex[] = "0123456789abcdef";
-  std::string hex;
-  for (unsigned i = 0; i < len; ++i) {
-    hex.push_back(kHex[md[i] >> 4]);
-    hex.push_back(kHex[md[i] & 15]);
-  }
-  return hex;
 }
 
 std::string SourceOf(const json::value& img) {
@@ -143,7 +122,7 @@ Status RunBuild(Cli& cli, const BuildFlags& f) {
   KUMO_ASSIGN_OR_RETURN(client::RestClient * client, cli.session.Client());
   std::string dir = f.image_dir.empty() ? DefaultImageDir(cli) : f.image_dir;
   std::cerr << "Building the tiny image in " << dir << " (reused when it is already there)\n";
-  KUMO_RETURN_IF_ERROR(BuildAndRegisterTiny(*client, dir));
+  KUMO_RETURN_IF_ERROR(agent::BuildAndRegisterTiny(*client, dir));
   Print("image/tiny ready\n");
   return Status::Ok();
 }
@@ -220,7 +199,7 @@ Status RunImport(Cli& cli, const ImportFlags& f) {
     source["url"] = f.source;
   else
     source["file"] = fs::absolute(f.source).string();
-  KUMO_RETURN_IF_ERROR(RegisterImage(*client, name, "qcow2", source, final_path, size, sha));
+  KUMO_RETURN_IF_ERROR(agent::RegisterImage(*client, name, "qcow2", source, final_path, size, sha));
   Print("image/" + name + " imported (" + HumanBytes(size) + ")\n");
   std::cerr << "Boot it with 'kumo vm create NAME --image " << name << "'\n";
   return Status::Ok();

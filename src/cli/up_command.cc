@@ -11,8 +11,8 @@
 #include <thread>
 
 #include "agent/agent.h"
-#include "cli/connect.h"
-#include "cli/images.h"
+#include "client/connect.h"
+#include "agent/image/image_registry.h"
 #include "cli/signals.h"
 #include "common/log.h"
 #include "server/api_server.h"
@@ -79,11 +79,11 @@ int RunUp(const UpFlags& flags) {
   so.listen = flags.listen;
   auto server = server::ApiServer::Start(so);
   if (!server.ok()) return fail("cannot start the API server", server.status());
-  auto client = ClientFromKubeconfig((*server)->kubeconfig_path());
+  auto client = client::ClientFromKubeconfig((*server)->kubeconfig_path());
   if (!client.ok()) return fail("cannot connect to the API server", client.status());
 
   std::cout << "Building the tiny image...\n";
-  Status built = BuildAndRegisterTiny(**client, dir + "/images");
+  Status built = agent::BuildAndRegisterTiny(**client, dir + "/images");
   if (!built.ok()) return fail("cannot build the tiny image", built);
 
   std::cout << "Starting the node agent...\n";
@@ -92,7 +92,7 @@ int RunUp(const UpFlags& flags) {
   ro.accel = flags.accel;
   auto runtime = agent::NewQemuRuntime(ro);
   if (!runtime.ok()) return fail("cannot start the VM runtime", runtime.status());
-  auto agent_client = ClientFromKubeconfig((*server)->kubeconfig_path());
+  auto agent_client = client::ClientFromKubeconfig((*server)->kubeconfig_path());
   if (!agent_client.ok()) return fail("cannot connect the agent", agent_client.status());
   agent::AgentOptions ao;
   ao.data_dir = dir + "/agent";

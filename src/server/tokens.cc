@@ -1,5 +1,7 @@
 #include "server/tokens.h"
 
+#include "common/sha256.h"
+
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
@@ -10,20 +12,6 @@ namespace kumo::server {
 namespace {
 constexpr std::string_view kSecretPrefix = "/registry/core/secrets/";
 }  // namespace
-
-std::string Sha256Hex(std::string_view token) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(token.data(), token.size(), digest, &len, EVP_sha256(), nullptr);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(len * 2);
-  for (unsigned int i = 0; i < len; ++i) {
-    out.push_back(kHex[digest[i] >> 4]);
-    out.push_back(kHex[digest[i] & 15]);
-  }
-  return out;
-}
 
 std::string TokenSecretName(std::string_view token) {
   return "token-" + Sha256Hex(token).substr(0, 40);

@@ -22,8 +22,6 @@ inline constexpr char kTokenHashAnnotation[] = "kumo.io/token-sha256";
 // Group every tenant user's token carries besides system:authenticated.
 inline constexpr char kTenantUsersGroup[] = "kumo:tenant-users";
 
-// Lower-case hex SHA-256 of `token`.
-std::string Sha256Hex(std::string_view token);
 // Name of the Secret that records `token`: "token-" + the first 40 hex digits of its hash.
 std::string TokenSecretName(std::string_view token);
 // The Secret (kumo-system namespace) recording `token` for `user`, labelled with `tenant` so it

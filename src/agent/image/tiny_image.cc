@@ -18,6 +18,7 @@
 #include "agent/image/tiny_image_scripts.h"
 #include "agent/runtime/subprocess.h"
 #include "common/file_util.h"
+#include "common/sha256.h"
 #include "common/json.h"
 #include "common/log.h"
 
@@ -61,39 +62,6 @@ class FileLock {
   explicit FileLock(int fd) : fd_(fd) {}
   int fd_;
 };
-
-std::string HexOf(const unsigned char* d, size_t n) {
-  static const char* kHex = "0123456789abcdef";
-  std::string s;
-  for (size_t i = 0; i < n; ++i) {
-    s.push_back(kHex[d[i] >> 4]);
-    s.push_back(kHex[d[i] & 15]);
-  }
-  return s;
-}
-
-StatusOr<std::string> Sha256File(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Internal("cannot read " + path);
-  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-  EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr);
-  std::vector<char> buf(1 << 20);
-  while (in) {
-    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
-    if (in.gcount() > 0) EVP_DigestUpdate(ctx.get(), buf.data(), static_cast<size_t>(in.gcount()));
-  }
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_DigestFinal_ex(ctx.get(), md, &len);
-  return HexOf(md, len);
-}
-
-std::string Sha256String(const std::string& data) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
-  return HexOf(md, len);
-}
 
 Status MakeDirs(const std::string& dir) {
   std::error_code ec;
@@ -390,7 +358,7 @@ StatusOr<TinyImage> BuildTinyImage(const std::string& out_dir, const std::string
                        "\n" + kTinyInitScript + kTinyUdhcpcScript + kTinyPowerButtonScript +
                        kTinyProfile + kTinySyslinuxCfg;
   for (const char* m : kTinyModules) recipe += std::string(m) + "\n";
-  const std::string key = Sha256String(recipe);
+  const std::string key = Sha256Hex(recipe);
 
   const std::string disk = out_dir + "/tiny.qcow2";
   const std::string manifest_path = out_dir + "/tiny.json";
