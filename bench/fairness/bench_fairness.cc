@@ -34,7 +34,7 @@
 #include "../api/workload.h"
 #include "client/rest_client.h"
 #include "common/json.h"
-#include "server/pki.h"
+#include "http/pki.h"
 #include "server/tokens.h"
 
 #ifndef KUMO_DEFAULT_BIN

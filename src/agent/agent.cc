@@ -11,6 +11,7 @@
 #include <set>
 #include <thread>
 
+#include "agent/node_endpoint.h"
 #include "agent/vm_network.h"
 #include "agent/vmi_spec.h"
 #include "common/clock.h"
@@ -75,6 +76,7 @@ class AgentImpl : public Agent {
   std::unique_ptr<client::RestClient> client_;
   std::unique_ptr<Runtime> runtime_;
   std::unique_ptr<VmNetwork> network_;
+  std::unique_ptr<NodeEndpoint> endpoint_;
   bool kvm_ = false;
 
   std::atomic<bool> stop_{false};
@@ -94,6 +96,20 @@ Status AgentImpl::Init() {
   kvm_ = options_.accel == "kvm" || (options_.accel == "auto" && ProbeKvm("qemu-system-x86_64", 3000));
   network_ = std::make_unique<VmNetwork>(
       VmNetworkOptions{options_.data_dir, options_.node_name, options_.node_ip});
+  if (options_.ca_pem.empty()) {
+    spdlog::warn("the kubeconfig has no CA: the node endpoint (VM consoles) stays off");
+  } else {
+    NodeEndpointOptions eo;
+    eo.listen_host = options_.listen_host;
+    eo.listen_port = options_.listen_port;
+    eo.advertise_host = !options_.advertise_host.empty() ? options_.advertise_host
+                        : !options_.node_ip.empty()      ? options_.node_ip
+                                                         : "127.0.0.1";
+    eo.data_dir = options_.data_dir;
+    eo.ca_pem = options_.ca_pem;
+    KUMO_ASSIGN_OR_RETURN(endpoint_, NodeEndpoint::Start(eo, *runtime_));
+    spdlog::info("node endpoint (consoles) at {}", endpoint_->endpoint());
+  }
   KUMO_RETURN_IF_ERROR(RegisterNode());
   if (Status st = network_->Sync(*client_); !st.ok()) spdlog::warn("network sync failed: {}", st.ToString());
   // Adopt what is already running here.
@@ -108,6 +124,7 @@ Status AgentImpl::Init() {
 void AgentImpl::Stop() {
   if (stop_.exchange(true)) return;
   cv_.notify_all();
+  if (endpoint_) endpoint_->Stop();
   for (auto& t : threads_) {
     if (t.joinable()) t.join();
   }
@@ -144,8 +161,21 @@ Status AgentImpl::RegisterNode() {
                                      {"osImage", "Linux"},
                                      {"architecture", "amd64"},
                                      {"operatingSystem", "linux"}}}}}};
+  if (endpoint_) {
+    json::object annotations{{kAgentEndpointAnnotation, endpoint_->endpoint()},
+                             {kAgentCertAnnotation, endpoint_->cert_sha256()}};
+    node.at("metadata").as_object()["annotations"] = annotations;
+    node.at("status").as_object()["daemonEndpoints"] = json::object{
+        {"kubeletEndpoint", json::object{{"Port", endpoint_->port()}}}};
+  }
   auto created = client_->Create(ResourcePath("", "v1", "nodes"), node);
   if (!created.ok() && created.status().code() != Code::kAlreadyExists) return created.status();
+  if (!created.ok() && endpoint_) {  // re-registration: the endpoint may have moved
+    json::object meta{{"annotations", node.at("metadata").at("annotations")}};
+    auto patched = client_->Patch(ResourcePath("", "v1", "nodes", "", options_.node_name),
+                                  PatchType::kMerge, json::object{{"metadata", meta}});
+    if (!patched.ok()) return patched.status();
+  }
   // Capacity may have changed since the node was first registered.
   json::object status = node.at("status").as_object();
   auto patched = client_->Patch(ResourcePath("", "v1", "nodes", "", options_.node_name, "status"),

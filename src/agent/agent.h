@@ -17,6 +17,11 @@ struct AgentOptions {
   std::string data_dir = "/var/lib/kumo-agent";
   std::string accel = "auto";  // auto (probe KVM, else TCG), kvm, tcg
   std::string node_ip;         // the node's address (InternalIP, BGP router id); "" = no BGP
+  // The agent's HTTPS endpoint for consoles (see node_endpoint.h). Port 0: any free port.
+  std::string listen_host = "0.0.0.0";
+  int listen_port = 10250;
+  std::string advertise_host;  // the address the API server dials; "" = node_ip, else 127.0.0.1
+  std::string ca_pem;          // the cluster CA; "" disables the endpoint (no consoles)
   int heartbeat_seconds = 5;
   int lease_duration_seconds = 40;
   int64_t reserved_memory_bytes = 512LL << 20;  // kept for the host, not offered to VMs

@@ -1,6 +1,7 @@
 #include "agent/vmi_spec.h"
 
 #include "api/quantity.h"
+#include "common/base64.h"
 
 namespace kumo::agent {
 
@@ -10,30 +11,6 @@ int64_t IntAt(const json::value& v, std::initializer_list<std::string_view> path
   const json::value* f = Find(v, path);
   if (f && (f->is_int64() || f->is_uint64())) return f->to_number<int64_t>();
   return def;
-}
-
-std::string Base64Decode(std::string_view in) {
-  auto val = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+' || c == '-') return 62;
-    if (c == '/' || c == '_') return 63;
-    return -1;
-  };
-  std::string out;
-  int bits = 0, acc = 0;
-  for (char c : in) {
-    int v = val(c);
-    if (v < 0) continue;
-    acc = (acc << 6) | v;
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((acc >> bits) & 0xff));
-    }
-  }
-  return out;
 }
 
 }  // namespace
@@ -128,7 +105,7 @@ StatusOr<VmSpec> SpecFromVmi(const json::value& vmi, client::RestClient& client)
         spec.image_format = GetString(*img, {"spec", "format"}, "qcow2");
       } else if (const json::value* ci = Find(v, {"cloudInitNoCloud"})) {
         spec.user_data = GetString(*ci, {"userData"});
-        if (spec.user_data.empty()) spec.user_data = Base64Decode(GetString(*ci, {"userDataBase64"}));
+        if (spec.user_data.empty()) spec.user_data = Base64DecodeLenient(GetString(*ci, {"userDataBase64"}));
         spec.network_config = GetString(*ci, {"networkData"});
       } else {
         std::string type = v.is_object() && v.get_object().size() > 1 ? "" : "unknown";

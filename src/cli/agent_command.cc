@@ -7,6 +7,7 @@
 
 #include "agent/agent.h"
 #include "client/connect.h"
+#include "http/http_server.h"
 #include "cli/signals.h"
 #include "common/log.h"
 
@@ -29,6 +30,13 @@ CLI::App* AddAgentCommand(CLI::App& app, AgentFlags& flags) {
   cmd->add_option("--accel", flags.accel, "auto (probe KVM, fall back to TCG), kvm or tcg")
       ->check(CLI::IsMember({"auto", "kvm", "tcg"}))
       ->capture_default_str();
+  cmd->add_option("--listen", flags.listen,
+                  "HOST:PORT of the agent's HTTPS endpoint, which the API server calls for VM "
+                  "consoles (port 0 picks a free port)")
+      ->capture_default_str();
+  cmd->add_option("--advertise-address", flags.advertise_address,
+                  "Address the API server uses to reach this agent (default: --node-ip, else "
+                  "127.0.0.1)");
   cmd->add_option("--log-level", flags.log_level, "debug, info, warn or error")->capture_default_str();
   return cmd;
 }
@@ -36,10 +44,14 @@ CLI::App* AddAgentCommand(CLI::App& app, AgentFlags& flags) {
 int RunAgent(const AgentFlags& flags) {
   InitLogging(flags.log_level.c_str());
   sigset_t set = BlockStopSignals();
-  auto client = client::ClientFromKubeconfig(flags.kubeconfig, flags.server);
-  if (!client.ok()) {
-    std::cerr << "kumo agent: " << client.status().message() << "\n";
-    return 1;
+  auto config = client::RestConfigFromFile(flags.kubeconfig, flags.server);
+  auto listen = http::ParseListenAddress(flags.listen);
+  auto client = config.ok() ? client::RestClient::New(*config) : config.status();
+  for (const Status& st : {listen.status(), client.status()}) {
+    if (!st.ok()) {
+      std::cerr << "kumo agent: " << st.message() << "\n";
+      return 1;
+    }
   }
   agent::RuntimeOptions ro;
   ro.state_dir = flags.data_dir;
@@ -54,6 +66,10 @@ int RunAgent(const AgentFlags& flags) {
   ao.node_ip = flags.node_ip;
   ao.data_dir = flags.data_dir;
   ao.accel = flags.accel;
+  ao.listen_host = listen->first;
+  ao.listen_port = listen->second;
+  ao.advertise_host = flags.advertise_address;
+  ao.ca_pem = config->ca_pem;
   auto agent = agent::Agent::Start(ao, std::move(*client), std::move(*runtime));
   if (!agent.ok()) {
     std::cerr << "kumo agent: " << agent.status().message() << "\n";

@@ -16,6 +16,8 @@ struct AgentFlags {
   std::string node_ip;
   std::string data_dir = "/var/lib/kumo-agent";
   std::string accel = "auto";
+  std::string listen = "0.0.0.0:10250";
+  std::string advertise_address;
   std::string log_level = "info";
 };
 

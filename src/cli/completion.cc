@@ -106,7 +106,7 @@ _kumo() {
     --ip) COMPREPLY=($(compgen -W "$(_kumo_names ip)" -- "$cur")); return ;;
     --run-strategy) COMPREPLY=($(compgen -W "Always RerunOnFailure Once Manual Halted" -- "$cur")); return ;;
     -n|--tenant|--namespace) COMPREPLY=(); return ;;
-    -f|--filename|--kubeconfig|--user-data|--ssh-key|--image-dir|--agent-dir|-i|--identity)
+    -f|--filename|--kubeconfig|--user-data|--ssh-key|--image-dir|-i|--identity)
       COMPREPLY=($(compgen -f -- "$cur")); return ;;
   esac
   if [[ "$cur" == -* ]]; then

@@ -6,7 +6,7 @@
 
 #include "client/kubeconfig.h"
 #include "common/file_util.h"
-#include "server/pki.h"
+#include "http/pki.h"
 
 namespace kumo::cli {
 

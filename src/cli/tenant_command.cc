@@ -8,7 +8,7 @@
 
 #include "client/kubeconfig.h"
 #include "common/file_util.h"
-#include "server/pki.h"
+#include "http/pki.h"
 #include "server/tenancy.h"
 #include "server/tokens.h"
 

@@ -14,6 +14,7 @@
 #include "client/connect.h"
 #include "agent/image/image_registry.h"
 #include "cli/signals.h"
+#include "common/file_util.h"
 #include "common/log.h"
 #include "server/api_server.h"
 
@@ -92,10 +93,15 @@ int RunUp(const UpFlags& flags) {
   ro.accel = flags.accel;
   auto runtime = agent::NewQemuRuntime(ro);
   if (!runtime.ok()) return fail("cannot start the VM runtime", runtime.status());
-  auto agent_client = client::ClientFromKubeconfig((*server)->kubeconfig_path());
+  auto agent_config = client::RestConfigFromFile((*server)->kubeconfig_path());
+  auto agent_client = agent_config.ok() ? client::RestClient::New(*agent_config)
+                                        : agent_config.status();
   if (!agent_client.ok()) return fail("cannot connect the agent", agent_client.status());
   agent::AgentOptions ao;
   ao.data_dir = dir + "/agent";
+  ao.ca_pem = agent_config->ca_pem;
+  ao.listen_host = "127.0.0.1";  // all-in-one: the API server is on this host
+  ao.listen_port = 0;
   ao.accel = flags.accel;
   char host[256] = {};
   gethostname(host, sizeof host - 1);
@@ -144,10 +150,12 @@ int RunUp(const UpFlags& flags) {
             << "  export KUBECONFIG=" << kubeconfig << "\n"
             << "  kubectl get vms,vmis\n"
             << "  kubectl get vmcis                 # flavors\n";
+  std::string self = SelfExecutable();
+  std::cout << "  " << self << " vm list\n";
   if (!flags.no_demo) {
-    std::cout << "  tail -f " << console_dir << "/console.log                 # the serial console log\n"
-              << "  socat -,raw,echo=0,escape=0x0f UNIX-CONNECT:" << console_dir << "/console.sock   # interactive console (Ctrl-O to leave)\n"
-              << "  kubectl patch vm demo --type merge -p '{\"spec\":{\"runStrategy\":\"Halted\"}}'   # stop it\n";
+    std::cout << "  " << self << " vm log demo          # the serial console log\n"
+              << "  " << self << " vm console demo      # interactive console (Ctrl-] detaches)\n"
+              << "  " << self << " vm stop demo\n";
   }
   std::cout << "Press Ctrl-C to stop Kumo." << std::endl;
 

@@ -1,72 +1,44 @@
 // `kumo vm console`, `kumo vm log` and `kumo vm ssh`.
 //
-// The serial console lives on the VM's node: the agent's QEMU keeps a console socket and a
-// console log under <agent data dir>/vms/<ns>_<name>/. The API server has no console
-// subresource yet, so console and log reach VMs on this host only, through the agent's data
-// dir (--agent-dir, $KUMO_AGENT_DIR, the `kumo up` layout next to the kubeconfig, or
-// /var/lib/kumo-agent), and say so plainly for VMs elsewhere.
-#include <errno.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
-#include <termios.h>
+// Console and log go through the API server, which proxies them to the agent of the VM's node:
+// the console is KubeVirt's `console` subresource (a WebSocket, as virtctl uses it), the log
+// Kumo's `consolelog` subresource. They work from any host that can reach the API server.
 #include <unistd.h>
+#include <termios.h>
 
 #include <CLI/CLI.hpp>
-#include <chrono>
-#include <cstdlib>
 #include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <memory>
-#include <thread>
 
 #include "cli/vm_command.h"
 #include "cli/vm_wait.h"
+#include "http/websocket.h"
 
 namespace kumo::cli {
 
 namespace {
 
-namespace fs = std::filesystem;
-
 constexpr char kDetachKey = 0x1d;  // Ctrl-]
 
 struct ConsoleFlags {
   std::string name;
-  std::string agent_dir;
   int tail = -1;
   bool follow = false;
 };
 
-bool IsSocket(const std::string& p) {
-  struct stat st;
-  return stat(p.c_str(), &st) == 0 && S_ISSOCK(st.st_mode);
-}
-
-// Where a local agent may keep its VMs, most specific first.
-std::vector<std::string> AgentDirs(Cli& cli, const std::string& flag) {
-  std::vector<std::string> dirs;
-  if (!flag.empty()) return {flag};
-  if (const char* env = std::getenv("KUMO_AGENT_DIR"); env && *env) dirs.push_back(env);
-  std::string kc = cli.session.KubeconfigPath();
-  if (!kc.empty()) {
-    // `kumo up --data-dir D` writes D/server/kubeconfig.yaml and runs its agent in D/agent.
-    fs::path up = fs::path(kc).parent_path().parent_path() / "agent";
-    dirs.push_back(up.string());
-  }
-  dirs.push_back("/var/lib/kumo-agent");
-  return dirs;
+std::string VmiSubresourcePath(const std::string& ns, const std::string& name,
+                               const std::string& subresource) {
+  return client::ResourcePath("subresources.kubevirt.io", "v1", "virtualmachineinstances", ns,
+                              name, subresource);
 }
 
 // The running VMI `name`, or an error a user can act on.
 StatusOr<json::value> RunningVmi(Cli& cli, const std::string& ns, const std::string& name) {
   KUMO_ASSIGN_OR_RETURN(client::RestClient * client, cli.session.Client());
   auto vmi = client->Get(VmiPath(ns, name));
-  if (vmi.ok()) return vmi;
-  if (vmi.status().code() != Code::kNotFound) return vmi.status();
+  if (vmi.ok() && GetString(*vmi, {"status", "phase"}) == "Running") return vmi;
+  if (!vmi.ok() && vmi.status().code() != Code::kNotFound) return vmi.status();
   auto vm = client->Get(VmPath(ns, name));
   if (!vm.ok()) return WithHint(Explain(vm.status(), "VM", name, ns), "see 'kumo vm list'");
   return WithHint(
@@ -74,30 +46,6 @@ StatusOr<json::value> RunningVmi(Cli& cli, const std::string& ns, const std::str
                                   GetString(*vm, {"status", "printableStatus"}, "Stopped") +
                                   ", not running"),
       "start it with 'kumo vm start " + name + " --wait'");
-}
-
-// The VM's directory on this host, holding `file` (console.sock or console.log).
-StatusOr<std::string> LocalVmFile(Cli& cli, const ConsoleFlags& f, const std::string& file,
-                                  bool socket) {
-  std::string ns = cli.session.Namespace();
-  KUMO_ASSIGN_OR_RETURN(json::value vmi, RunningVmi(cli, ns, f.name));
-  std::string node = GetString(vmi, {"status", "nodeName"});
-  std::string looked;
-  for (const auto& dir : AgentDirs(cli, f.agent_dir)) {
-    std::string p = dir + "/vms/" + ns + "_" + f.name + "/" + file;
-    if (socket ? IsSocket(p) : fs::exists(p)) return p;
-    looked += (looked.empty() ? "" : ", ") + dir;
-  }
-  if (node.empty()) {
-    return WithHint(
-        Status(Code::kConflict, "VM \"" + f.name + "\" has not been started on a node yet"),
-        "wait with 'kumo vm start " + f.name + " --wait'");
-  }
-  return WithHint(
-      Status(Code::kUnavailable, "the console of VM \"" + f.name + "\" is on node " + node +
-                                     ", not on this host (looked in the agent dirs " + looked +
-                                     "); the API server has no console endpoint yet"),
-      "run this on " + node + ", or pass --agent-dir with that agent's --data-dir");
 }
 
 // Restores the terminal mode on every exit path. Owned by the console loop.
@@ -113,129 +61,106 @@ class RawTerminal {
   ~RawTerminal() {
     if (active_) tcsetattr(STDIN_FILENO, TCSANOW, &saved_);
   }
-  bool active() const { return active_; }
 
  private:
   termios saved_{};
   bool active_ = false;
 };
 
-bool WriteAll(int fd, const char* data, size_t n) {
-  while (n > 0) {
-    ssize_t w = write(fd, data, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return false;
-    data += w;
-    n -= static_cast<size_t>(w);
+// The terminal as a message pipe: keystrokes up to the detach key go to the VM, the VM's
+// output goes to stdout.
+class TerminalPipe final : public http::FdPipe {
+ public:
+  TerminalPipe() : FdPipe(STDIN_FILENO, STDOUT_FILENO) {}
+  StatusOr<std::optional<std::string>> Receive() override {
+    if (detached_) return std::optional<std::string>();
+    KUMO_ASSIGN_OR_RETURN(std::optional<std::string> keys, FdPipe::Receive());
+    if (!keys) {
+      input_ended_ = true;
+      return keys;
+    }
+    if (size_t at = keys->find(kDetachKey); at != std::string::npos) {
+      detached_ = true;
+      keys->resize(at);
+      if (keys->empty()) return std::optional<std::string>();
+    }
+    return keys;
   }
-  return true;
-}
+  bool Pending() const override { return detached_; }  // deliver the end right away
+  bool detached() const { return detached_; }
+  bool input_ended() const { return input_ended_; }
+
+ private:
+  bool detached_ = false;
+  bool input_ended_ = false;
+};
 
 Status RunConsole(Cli& cli, const ConsoleFlags& f) {
-  KUMO_ASSIGN_OR_RETURN(std::string path, LocalVmFile(cli, f, "console.sock", true));
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof addr.sun_path) return Internal("console socket path too long: " + path);
-  std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
-  if (fd < 0 || connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    std::string err = std::strerror(errno);
-    if (fd >= 0) close(fd);
-    return Status(Code::kUnavailable,
-                  "cannot connect to the console of VM \"" + f.name + "\" (" + path + "): " + err);
+  const std::string ns = cli.session.Namespace();
+  KUMO_ASSIGN_OR_RETURN(client::RestClient * client, cli.session.Client());
+  KUMO_RETURN_IF_ERROR(RunningVmi(cli, ns, f.name).status());
+  auto ws = client->OpenWebSocket(VmiSubresourcePath(ns, f.name, "console"),
+                                  {std::string(http::kPlainKubevirtProtocol)});
+  if (!ws.ok()) {
+    return WithHint(Explain(ws.status(), "VM", f.name, ns),
+                    ws.status().code() == Code::kConflict
+                        ? "only one console session per VM; detach the other one (Ctrl-])"
+                        : "see 'kumo vm show " + f.name + "'");
   }
   std::cerr << "Connected to the serial console of VM " << f.name
             << ". Press Enter for a prompt; Ctrl-] detaches.\r\n";
-  bool detached = false, vm_closed = false;
+  TerminalPipe terminal;
+  Status st;
   {
-    RawTerminal term;
-    bool stdin_open = true;
-    char buf[4096];
-    while (!detached) {
-      pollfd fds[2] = {{fd, POLLIN, 0},
-                       {STDIN_FILENO, static_cast<short>(stdin_open ? POLLIN : 0), 0}};
-      int r = poll(fds, 2, -1);
-      if (r < 0 && errno == EINTR) continue;
-      if (r < 0) break;
-      if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
-        ssize_t n = read(fd, buf, sizeof buf);
-        if (n <= 0) {
-          vm_closed = true;
-          break;
-        }
-        if (!WriteAll(STDOUT_FILENO, buf, static_cast<size_t>(n))) break;
-      }
-      if (stdin_open && (fds[1].revents & (POLLIN | POLLHUP | POLLERR))) {
-        ssize_t n = read(STDIN_FILENO, buf, sizeof buf);
-        if (n <= 0) {
-          stdin_open = false;  // input ended (a pipe): keep showing output until the VM closes
-          if (!term.active()) break;
-          continue;
-        }
-        for (ssize_t i = 0; i < n; ++i) {
-          if (buf[i] == kDetachKey) {
-            n = i;
-            detached = true;
-            break;
-          }
-        }
-        if (n > 0 && !WriteAll(fd, buf, static_cast<size_t>(n))) {
-          vm_closed = true;
-          break;
-        }
-      }
-    }
+    RawTerminal raw;
+    st = http::Splice(**ws, terminal);
   }
-  close(fd);
-  if (vm_closed) {
-    std::cerr << "\nThe console of VM " << f.name << " closed (the VM stopped?).\n";
-  } else {
+  (*ws)->Close(1000, "detached");
+  if (terminal.detached() || terminal.input_ended()) {
     std::cerr << "\nDetached from VM " << f.name << ".\n";
+  } else {
+    std::cerr << "\nThe console of VM " << f.name << " closed (the VM stopped?).\n";
   }
+  if (!st.ok()) std::cerr << "kumo: the console connection failed: " << st.message() << "\n";
   return Status::Ok();
 }
 
 Status RunLog(Cli& cli, const ConsoleFlags& f) {
-  KUMO_ASSIGN_OR_RETURN(std::string path, LocalVmFile(cli, f, "console.log", false));
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Internal("cannot read " + path);
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (f.tail >= 0) {
-    size_t pos = text.size();
-    size_t search = text.size();
-    if (search > 0 && text[search - 1] == '\n') --search;  // the last line's own newline
-    for (int lines = 0; lines < f.tail; ++lines) {
-      size_t nl = search == 0 ? std::string::npos : text.rfind('\n', search - 1);
-      if (nl == std::string::npos) {
-        pos = 0;
-        break;
-      }
-      pos = nl + 1;
-      search = nl;
+  const std::string ns = cli.session.Namespace();
+  KUMO_ASSIGN_OR_RETURN(client::RestClient * client, cli.session.Client());
+  std::string path = VmiSubresourcePath(ns, f.name, "consolelog");
+  std::string query;
+  if (f.tail >= 0) query += "tailLines=" + std::to_string(f.tail);
+  if (f.follow) query += std::string(query.empty() ? "" : "&") + "follow=true";
+  if (!query.empty()) path += "?" + query;
+  auto explain = [&](const Status& st) -> Status {
+    if (st.code() != Code::kNotFound) return Explain(st, "VM", f.name, ns);
+    auto vm = client->Get(VmPath(ns, f.name));
+    if (!vm.ok()) return WithHint(Explain(vm.status(), "VM", f.name, ns), "see 'kumo vm list'");
+    return WithHint(Status(Code::kNotFound, "VM \"" + f.name + "\" has no console log (it is " +
+                                                GetString(*vm, {"status", "printableStatus"},
+                                                          "Stopped") +
+                                                ")"),
+                    "start it with 'kumo vm start " + f.name + "'");
+  };
+  if (!f.follow) {
+    KUMO_ASSIGN_OR_RETURN(client::RestResponse resp, client->Do("GET", path, {}, {}, "text/plain"));
+    if (resp.code != 200) {
+      return explain(client::StatusFromResponse(resp.code, resp.body, resp.Header("retry-after")));
     }
-    text = text.substr(pos);
+    std::cout << resp.body << std::flush;
+    return Status::Ok();
   }
-  std::cout << text << std::flush;
-  if (!f.follow) return Status::Ok();
-  auto offset = static_cast<std::streamoff>(fs::file_size(path));
-  for (;;) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    std::error_code ec;
-    auto size = static_cast<std::streamoff>(fs::file_size(path, ec));
-    if (ec) {
-      std::cerr << "\nThe console log of VM " << f.name << " is gone (the VM stopped).\n";
-      return Status::Ok();
-    }
-    if (size < offset) offset = 0;  // a new instance started a new log
-    if (size == offset) continue;
-    std::ifstream more(path, std::ios::binary);
-    more.seekg(offset);
-    std::string chunk(static_cast<size_t>(size - offset), '\0');
-    more.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
-    chunk.resize(static_cast<size_t>(more.gcount()));
-    offset += static_cast<std::streamoff>(chunk.size());
-    std::cout << chunk << std::flush;
-  }
+  Status st = client->StreamLines(
+      path,
+      [](std::string_view line) {
+        std::cout << line << "\n" << std::flush;
+        return true;
+      },
+      nullptr);
+  if (!st.ok()) return explain(st);
+  std::cerr << "\nThe console log of VM " << f.name << " ended (the VM stopped).\n";
+  return Status::Ok();
 }
 
 struct SshFlags {
@@ -277,10 +202,7 @@ void AddVmConsoleCommands(CLI::App& vm, Cli& cli) {
   CLI::App* console = vm.add_subcommand(
       "console", "Attach to a VM's serial console (Ctrl-] detaches; the VM keeps running)");
   console->add_option("name", cf->name, "VM name")->required();
-  console->add_option("--agent-dir", cf->agent_dir,
-                      "Data dir of the node agent running the VM (default: found on this host)");
-  Examples(console,
-           "  kumo vm console web1\n  kumo vm console web1 --agent-dir /var/lib/kumo-agent");
+  Examples(console, "  kumo vm console web1\n  kumo -n team-a vm console db1");
   OnRun(console, cli, [&cli, cf] { return RunConsole(cli, *cf); });
 
   auto lf = std::make_shared<ConsoleFlags>();
@@ -289,8 +211,6 @@ void AddVmConsoleCommands(CLI::App& vm, Cli& cli) {
   log->add_option("name", lf->name, "VM name")->required();
   log->add_option("--tail", lf->tail, "Only the last N lines");
   log->add_flag("-f,--follow", lf->follow, "Keep printing new output (Ctrl-C ends)");
-  log->add_option("--agent-dir", lf->agent_dir,
-                  "Data dir of the node agent running the VM (default: found on this host)");
   Examples(log, "  kumo vm log web1\n  kumo vm log web1 --tail 20 -f");
   OnRun(log, cli, [&cli, lf] { return RunLog(cli, *lf); });
 

@@ -8,6 +8,10 @@
 
 namespace kumo::client {
 
+// The connection details of the kubeconfig at `path` (its current context); `server`
+// overrides the server URL when non-empty.
+StatusOr<RestConfig> RestConfigFromFile(const std::string& path, const std::string& server = "");
+
 // A REST client from the kubeconfig at `path` (its current context); `server` overrides the
 // server URL when non-empty.
 StatusOr<std::unique_ptr<RestClient>> ClientFromKubeconfig(const std::string& path,

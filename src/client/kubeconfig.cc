@@ -7,43 +7,13 @@
 #include <filesystem>
 #include <optional>
 
+#include "common/base64.h"
 #include "common/file_util.h"
 
 namespace kumo::client {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string Base64Encode(const std::string& in) {
-  std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(in.data()),
-                          static_cast<int>(in.size()));
-  out.resize(n < 0 ? 0 : static_cast<size_t>(n));
-  return out;
-}
-
-// Standard base64 with padding; whitespace (line folding) is ignored.
-std::optional<std::string> Base64Decode(const std::string& in) {
-  std::string clean;
-  clean.reserve(in.size());
-  for (char c : in) {
-    if (!std::isspace(static_cast<unsigned char>(c))) clean.push_back(c);
-  }
-  if (clean.size() % 4 != 0) return std::nullopt;
-  if (clean.empty()) return std::string();
-  std::string out(clean.size() / 4 * 3, '\0');
-  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(clean.data()),
-                          static_cast<int>(clean.size()));
-  if (n < 0) return std::nullopt;
-  // EVP_DecodeBlock counts the padding as zero bytes.
-  size_t pad = 0;
-  if (clean.back() == '=') ++pad;
-  if (clean[clean.size() - 2] == '=') ++pad;
-  out.resize(static_cast<size_t>(n) - pad);
-  return out;
-}
 
 // Every free-form value is double-quoted: yaml-cpp would emit "123" or "true" plain, and
 // kubectl would then read a number or a bool where it expects a string.

@@ -169,6 +169,29 @@ class RestClientImpl final : public RestClient {
     return result;
   }
 
+  Status StreamLines(std::string_view path_with_query,
+                     const std::function<bool(std::string_view line)>& on_line,
+                     const std::atomic<bool>* cancel) override {
+    HttpRequest req = MakeRequest("GET", path_with_query, "text/plain");
+    KUMO_ASSIGN_OR_RETURN(HttpResponse resp, http_->Stream(req, on_line, cancel));
+    if (resp.status < 200 || resp.status >= 300) {
+      return StatusFromResponse(resp.status, resp.body, resp.Header("retry-after"));
+    }
+    return Status::Ok();
+  }
+
+  StatusOr<std::unique_ptr<http::WebSocket>> OpenWebSocket(
+      std::string_view path_with_query, const std::vector<std::string>& protocols) override {
+    HttpRequest req = MakeRequest("GET", path_with_query, "");
+    KUMO_ASSIGN_OR_RETURN(http::WebSocketDial dial, http_->OpenWebSocket(req, protocols));
+    if (dial.socket) return std::move(dial.socket);
+    std::string retry_after;
+    for (const auto& [k, v] : dial.headers) {
+      if (k == "retry-after") retry_after = v;
+    }
+    return StatusFromResponse(dial.status, dial.body, retry_after);
+  }
+
  private:
   HttpRequest MakeRequest(std::string_view method, std::string_view target,
                           std::string_view accept) const {
@@ -186,6 +209,16 @@ class RestClientImpl final : public RestClient {
 };
 
 }  // namespace
+
+Status RestClient::StreamLines(std::string_view, const std::function<bool(std::string_view)>&,
+                               const std::atomic<bool>*) {
+  return Status(Code::kInternal, "this client cannot stream");
+}
+
+StatusOr<std::unique_ptr<http::WebSocket>> RestClient::OpenWebSocket(
+    std::string_view, const std::vector<std::string>&) {
+  return Status(Code::kInternal, "this client cannot open WebSockets");
+}
 
 std::string RestResponse::Header(std::string_view name) const {
   for (const auto& [key, value] : headers) {
@@ -215,6 +248,7 @@ StatusOr<std::unique_ptr<RestClient>> RestClient::New(const RestConfig& config) 
   options.url = config.server;
   options.ca_pem = config.ca_pem;
   options.insecure_skip_verify = config.insecure_skip_tls_verify;
+  options.pinned_cert_sha256 = config.pinned_cert_sha256;
   options.client_cert_pem = config.client_cert_pem;
   options.client_key_pem = config.client_key_pem;
   options.timeout_seconds = config.timeout_seconds;

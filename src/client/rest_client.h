@@ -14,6 +14,7 @@
 #include "client/kubeconfig.h"
 #include "common/json.h"
 #include "common/status.h"
+#include "http/websocket.h"
 
 namespace kumo::client {
 
@@ -25,6 +26,8 @@ struct RestConfig {
   std::string client_cert_pem, client_key_pem;
   int timeout_seconds = 30;  // per request (a watch: until its response headers arrive)
   bool insecure_skip_tls_verify = false;
+  // Verify the server by this SHA-256 certificate fingerprint instead of a CA (node agents).
+  std::string pinned_cert_sha256;
   size_t max_idle_connections = 32;  // keep-alive connections kept for reuse
 };
 
@@ -76,6 +79,15 @@ class RestClient {
   virtual Status Watch(std::string_view path_with_query, const WatchCallback& on_event,
                        const std::atomic<bool>* cancel) = 0;
 
+  // Streams a plain-text body line by line (e.g. a log with follow=true) until `on_line`
+  // returns false, the server ends it, or `*cancel` becomes true. Errors map like Get().
+  virtual Status StreamLines(std::string_view path_with_query,
+                             const std::function<bool(std::string_view line)>& on_line,
+                             const std::atomic<bool>* cancel);
+  // Opens a WebSocket (e.g. a VM console) offering `protocols`. A refusal is the server's
+  // Status as an error, like Get().
+  virtual StatusOr<std::unique_ptr<http::WebSocket>> OpenWebSocket(
+      std::string_view path_with_query, const std::vector<std::string>& protocols);
   // JSON helpers: the response body parsed, or the server's error as a Status (see
   // StatusFromResponse).
   StatusOr<json::value> Get(std::string_view path);

@@ -92,4 +92,10 @@ Status WriteFileAtomic(const std::string& path, const std::string& data, mode_t 
   return Status::Ok();
 }
 
+std::string SelfExecutable() {
+  std::error_code ec;
+  std::string path = std::filesystem::read_symlink("/proc/self/exe", ec).string();
+  return ec ? "kumo" : path;
+}
+
 }  // namespace kumo

@@ -19,4 +19,7 @@ StatusOr<std::string> ReadFileToString(const std::string& path);
 // either the old or the new content, never a torn file. Thread-safe for distinct paths.
 Status WriteFileAtomic(const std::string& path, const std::string& data, mode_t mode);
 
+// The path of the running binary (/proc/self/exe), for starting more of ourselves.
+std::string SelfExecutable();
+
 }  // namespace kumo

@@ -34,6 +34,10 @@ std::string StatePath(const std::string& dir) { return dir + "/lab.json"; }
 std::string Ns(int id, const std::string& host) { return "kumo-lab" + std::to_string(id) + "-" + host; }
 std::string Bridge(int id) { return "kl" + std::to_string(id) + "br"; }
 std::string HostVeth(int id, int node) { return "kl" + std::to_string(id) + "h" + std::to_string(node); }
+// The outside host's leg on the management bridge (it is a user's workstation: it reaches the
+// API server there, and the VMs through the top of rack).
+std::string OutsideVeth(int id) { return "kl" + std::to_string(id) + "out"; }
+std::string MgmtOutsideIp(int id) { return "172.30." + std::to_string(id) + ".2"; }
 std::string MgmtHostIp(int id) { return "172.30." + std::to_string(id) + ".1"; }
 std::string MgmtNodeIp(int id, int node) { return "172.30." + std::to_string(id) + "." + std::to_string(10 + node); }
 std::string TorIp(int node) { return "10.250." + std::to_string(node) + ".1"; }
@@ -130,7 +134,7 @@ Status Up(const LabOptions& o) {
   }
   std::error_code ec;
   fs::create_directories(o.data_dir, ec);
-  std::string kumo = o.kumo_binary.empty() ? fs::read_symlink("/proc/self/exe").string() : o.kumo_binary;
+  std::string kumo = o.kumo_binary.empty() ? SelfExecutable() : o.kumo_binary;
   json::object state{{"id", o.id}, {"nodes", o.nodes}, {"pool", o.pool_cidr}, {"pids", json::object{}}};
   auto save = [&] { return WriteFileAtomic(StatePath(o.data_dir), json::serialize(state), 0644); };
   KUMO_RETURN_IF_ERROR(save());
@@ -160,6 +164,10 @@ Status Up(const LabOptions& o) {
   KUMO_RETURN_IF_ERROR(Ip({"addr", "add", "10.250.0.2/30", "dev", "eth0"}, outside));
   KUMO_RETURN_IF_ERROR(Ip({"link", "set", "eth0", "up"}, outside));
   KUMO_RETURN_IF_ERROR(Ip({"route", "add", "default", "via", "10.250.0.1"}, outside));
+  KUMO_RETURN_IF_ERROR(Ip({"link", "add", OutsideVeth(o.id), "type", "veth", "peer", "name", "mgmt", "netns", outside}));
+  KUMO_RETURN_IF_ERROR(Ip({"link", "set", OutsideVeth(o.id), "master", Bridge(o.id), "up"}));
+  KUMO_RETURN_IF_ERROR(Ip({"addr", "add", MgmtOutsideIp(o.id) + "/24", "dev", "mgmt"}, outside));
+  KUMO_RETURN_IF_ERROR(Ip({"link", "set", "mgmt", "up"}, outside));
   KUMO_RETURN_IF_ERROR(agent::net::EnableIpForwarding(tor));
   KUMO_RETURN_IF_ERROR(agent::net::EnsureUnreachableRoute(o.pool_cidr, tor));
   for (int i = 1; i <= o.nodes; ++i) {
@@ -246,7 +254,9 @@ Status Up(const LabOptions& o) {
     fs::create_directories(dir, ec);
     KUMO_ASSIGN_OR_RETURN(int pid, SpawnDaemon({"ip", "netns", "exec", Ns(o.id, name), kumo, "agent",
                                                 "--kubeconfig", kubeconfig, "--node-name", name,
-                                                "--node-ip", NodeIp(i), "--data-dir", dir, "--accel", "tcg"},
+                                                "--node-ip", NodeIp(i), "--data-dir", dir, "--accel", "tcg",
+                                                "--listen", MgmtNodeIp(o.id, i) + ":10250",
+                                                "--advertise-address", MgmtNodeIp(o.id, i)},
                                                dir + "/agent.log"));
     KUMO_RETURN_IF_ERROR(record_pid("agent-" + name, pid));
   }
@@ -286,6 +296,7 @@ Status Down(const std::string& data_dir) {
   for (int i = 1; i <= nodes; ++i) hosts.push_back("node" + std::to_string(i));
   for (const auto& h : hosts) RunIp({"netns", "del", Ns(id, h)});
   for (int i = 1; i <= nodes; ++i) RunIp({"link", "del", HostVeth(id, i)});
+  RunIp({"link", "del", OutsideVeth(id)});
   RunIp({"link", "del", Bridge(id)});
   if (!pool.empty()) agent::net::DeleteUnreachableRoute(pool);
   fs::remove(StatePath(data_dir));

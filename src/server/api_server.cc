@@ -22,11 +22,11 @@
 #include "server/discovery.h"
 #include "server/event_rate_limit.h"
 #include "server/flow_control.h"
-#include "server/http/http_server.h"
+#include "http/http_server.h"
 #include "server/ipam_admission.h"
 #include "server/metrics.h"
 #include "server/object_meta.h"
-#include "server/pki.h"
+#include "http/pki.h"
 #include "server/request_info.h"
 #include "server/resource_handler.h"
 #include "server/responses.h"
@@ -34,6 +34,7 @@
 #include "server/tenancy.h"
 #include "server/tenancy_admission.h"
 #include "server/tokens.h"
+#include "server/vm_console.h"
 #include "server/vm_subresources.h"
 #include "store/event_store.h"
 #include "store/sqlite/sqlite_store.h"
@@ -44,24 +45,6 @@ namespace kumo::server {
 namespace {
 
 namespace fs = std::filesystem;
-
-StatusOr<std::pair<std::string, int>> SplitHostPort(const std::string& listen) {
-  size_t colon = listen.rfind(':');
-  if (colon == std::string::npos) {
-    return BadRequest("--listen must be HOST:PORT, got \"" + listen + "\"");
-  }
-  std::string host = listen.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  char* end = nullptr;
-  long port = std::strtol(listen.c_str() + colon + 1, &end, 10);
-  if (*end || port < 0 || port > 65535 || colon + 1 == listen.size()) {
-    return BadRequest("--listen port must be a number from 0 to 65535, got \"" +
-                      listen.substr(colon + 1) + "\"");
-  }
-  return std::make_pair(host.empty() ? std::string("0.0.0.0") : host, static_cast<int>(port));
-}
 
 // Maps a store key to its resource to index selectable fields.
 const api::ResourceInfo* ResourceOfKey(const api::Registry& registry, std::string_view key) {
@@ -113,6 +96,7 @@ class ApiServerImpl : public ApiServer {
   std::unique_ptr<store::WatchCache> cache_;
   std::unique_ptr<ResourceHandler> handler_;
   std::unique_ptr<VmSubresources> subresources_;
+  std::unique_ptr<VmConsole> console_;
   std::unique_ptr<controller::EventRecorder> events_;
   std::unique_ptr<controller::VmController> vm_controller_;
   std::unique_ptr<controller::Ipam> ipam_;
@@ -142,7 +126,7 @@ Status ApiServerImpl::Init() {
                                        ec.message() + " (use --data-dir to pick another)");
   }
   ::chmod(options_.data_dir.c_str(), 0700);
-  KUMO_ASSIGN_OR_RETURN(auto host_port, SplitHostPort(options_.listen));
+  KUMO_ASSIGN_OR_RETURN(auto host_port, http::ParseListenAddress(options_.listen));
   auto [host, port] = host_port;
 
   // Identity: an admin token that survives restarts.
@@ -215,6 +199,12 @@ Status ApiServerImpl::Init() {
     ho.key_file = pki_files.server_key;
     ho.client_ca_file = pki_files.ca_cert;
   }
+  AgentCredentials agent_credentials;
+  if (ho.tls) {
+    KUMO_ASSIGN_OR_RETURN(auto pair, pki::IssueClientCert(pki_files, "kumo-apiserver", {}));
+    agent_credentials = AgentCredentials{std::move(pair.first), std::move(pair.second)};
+  }
+  console_ = std::make_unique<VmConsole>(*store_, std::move(agent_credentials), stopping_);
   KUMO_ASSIGN_OR_RETURN(http_, http::HttpServer::Start(
                                    ho, [this](const http::Request& req, http::ResponseWriter& w) {
                                      Handle(req, w);
@@ -430,6 +420,7 @@ void ApiServerImpl::Route(const http::Request& req, const RequestInfo& info, con
     return;
   }
   if (info.group == "subresources.kubevirt.io" && info.version == "v1") {
+    if (VmConsole::Handles(info)) return console_->Serve(info, req, writer);
     writer.Send(subresources_->Serve(info, req));
     return;
   }

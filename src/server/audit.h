@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "common/status.h"
-#include "server/http/http_server.h"
+#include "http/http_server.h"
 
 namespace kumo::server {
 
@@ -60,6 +60,12 @@ class RecordingWriter : public http::ResponseWriter {
   bool WriteChunk(std::string_view data) override { return inner_.WriteChunk(data); }
   void EndStream() override { inner_.EndStream(); }
   bool ClientGone() override { return inner_.ClientGone(); }
+  std::unique_ptr<http::Conn> Upgrade(const http::Headers& headers) override {
+    status_ = 101;
+    http::Headers all = headers;
+    all.insert(all.end(), headers_.begin(), headers_.end());
+    return inner_.Upgrade(all);
+  }
 
   int status() const { return status_; }
   const std::string& created_name() const { return created_name_; }

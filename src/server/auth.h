@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "common/status.h"
-#include "server/http/http_server.h"
+#include "http/http_server.h"
 
 namespace kumo::server {
 

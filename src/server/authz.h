@@ -21,7 +21,7 @@
 #include <vector>
 
 #include "server/auth.h"
-#include "server/http/http_server.h"
+#include "http/http_server.h"
 #include "server/request_info.h"
 #include "server/tenancy.h"
 

@@ -30,7 +30,8 @@ std::string UidOf(std::string_view name) {
 bool IsLongRunning(const RequestInfo& info) {
   if (info.verb == "watch") return true;
   return info.group == "subresources.kubevirt.io" &&
-         (info.subresource == "console" || info.subresource == "vnc" ||
+         (info.subresource == "console" || info.subresource == "consolelog" ||
+          info.subresource == "vnc" ||
           info.subresource == "portforward");
 }
 

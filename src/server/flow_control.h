@@ -32,7 +32,7 @@
 
 #include "common/status.h"
 #include "server/auth.h"
-#include "server/http/http_server.h"
+#include "http/http_server.h"
 #include "server/request_info.h"
 #include "server/tenancy.h"
 

@@ -3,6 +3,8 @@
 #include <cstdint>
 #include <functional>
 
+#include "common/base64.h"
+
 namespace kumo::server {
 
 namespace {
@@ -75,30 +77,6 @@ bool ForEachField(std::string_view msg,
   return r.ok();
 }
 
-std::string Base64(std::string_view in) {
-  static constexpr char kTable[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    uint32_t n = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8) | uint8_t(in[i + 2]);
-    for (int s = 18; s >= 0; s -= 6) out.push_back(kTable[(n >> s) & 63]);
-  }
-  if (i + 1 == in.size()) {
-    uint32_t n = uint8_t(in[i]) << 16;
-    out += kTable[(n >> 18) & 63];
-    out += kTable[(n >> 12) & 63];
-    out += "==";
-  } else if (i + 2 == in.size()) {
-    uint32_t n = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8);
-    out += kTable[(n >> 18) & 63];
-    out += kTable[(n >> 12) & 63];
-    out += kTable[(n >> 6) & 63];
-    out += '=';
-  }
-  return out;
-}
-
 // map<string, string|bytes> entry: key = 1, value = 2.
 bool MapEntry(std::string_view entry, json::object& into, bool bytes_value) {
   std::string key, value;
@@ -109,7 +87,7 @@ bool MapEntry(std::string_view entry, json::object& into, bool bytes_value) {
     else return false;
     return true;
   });
-  into[key] = bytes_value ? Base64(value) : value;
+  into[key] = bytes_value ? Base64Encode(value) : value;
   return ok;
 }
 

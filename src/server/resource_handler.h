@@ -9,7 +9,7 @@
 #include "common/clock.h"
 #include "server/admission.h"
 #include "server/auth.h"
-#include "server/http/http_server.h"
+#include "http/http_server.h"
 #include "server/metrics.h"
 #include "server/request_info.h"
 #include "store/store.h"

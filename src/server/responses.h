@@ -6,7 +6,7 @@
 
 #include "common/json.h"
 #include "common/status.h"
-#include "server/http/http_server.h"
+#include "http/http_server.h"
 
 namespace kumo::server {
 

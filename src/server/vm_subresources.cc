@@ -39,6 +39,13 @@ std::string VmSubresources::ResourceListJson() {
                                      {"kind", "VirtualMachine"},
                                      {"verbs", json::array{"update"}}});
   }
+  for (const char* sub : {"console", "consolelog"}) {
+    resources.push_back(json::object{{"name", std::string("virtualmachineinstances/") + sub},
+                                     {"singularName", ""},
+                                     {"namespaced", true},
+                                     {"kind", "VirtualMachineInstance"},
+                                     {"verbs", json::array{"get"}}});
+  }
   return json::serialize(json::object{{"kind", "APIResourceList"},
                                       {"apiVersion", "v1"},
                                       {"groupVersion", "subresources.kubevirt.io/v1"},

@@ -6,7 +6,7 @@
 #pragma once
 
 #include "common/clock.h"
-#include "server/http/http_server.h"
+#include "http/http_server.h"
 #include "server/request_info.h"
 #include "store/store.h"
 

@@ -1,13 +1,18 @@
 """The `kumo` CLI with the real server, agent and QEMU: from a fresh server to a booted VM in at
 most three counted commands, the VM verbs on a running VM, the serial console driven in tmux
-(prompt, a command, its output, detach), the console log, and the errors around them."""
+(prompt, a command, its output, detach) through the API server's console subresource, the
+console log, and the errors around them. The console is also opened with an independent
+WebSocket client (python3-websocket), the way virtctl opens it."""
 import json
 import os
 import re
+import ssl
 import subprocess
 import time
 import unittest
 import uuid
+
+import websocket
 
 from kumo_cli import KumoCli
 from kumo_harness import IMAGE_DIR, KUMO, KumoAgent, KumoServer, qemu_pids, wait_for
@@ -20,8 +25,7 @@ class CliE2ETest(unittest.TestCase):
     def setUpClass(cls):
         cls.server = KumoServer().start()
         cls.agent = KumoAgent(cls.server, "node1").start()
-        # The console and log verbs find the local agent's VM directory through KUMO_AGENT_DIR.
-        cls.cli = KumoCli(cls.server, extra_env={"KUMO_AGENT_DIR": cls.agent.data_dir})
+        cls.cli = KumoCli(cls.server)
 
     @classmethod
     def tearDownClass(cls):
@@ -78,15 +82,12 @@ class CliE2ETest(unittest.TestCase):
         tail = self.kumo("vm", "log", "web1", "--tail", "3").stdout
         self.assertLessEqual(len(tail.rstrip("\n").split("\n")), 3)
         self.assertTrue(log.endswith(tail), (tail, log[-300:]))
-        err = self.fails(1, "vm", "log", "web1", "--agent-dir", "/nonexistent")
-        self.assertIn("is on node node1, not on this host", err)
-        self.assertIn("(ServiceUnavailable)", err)
+        self.assertIn('VM "nope" not found', self.fails(1, "vm", "log", "nope"))
 
     def test_03_console_in_tmux(self):
         sock = "kumo-test-" + uuid.uuid4().hex[:8]
         out = os.path.join(self.cli.home, "console-exit")
         env_prefix = " ".join(f"{k}={v}" for k, v in [("KUBECONFIG", self.server.kubeconfig),
-                                                      ("KUMO_AGENT_DIR", self.agent.data_dir),
                                                       ("HOME", self.cli.home)])
         cmd = f"env {env_prefix} {KUMO} vm console web1; echo \"exit=$?\" > {out}; sleep 30"
         tmux = ["tmux", "-L", sock]
@@ -116,13 +117,71 @@ class CliE2ETest(unittest.TestCase):
         # The VM kept running.
         self.assertEqual(self.vmi("web1")["status"]["phase"], "Running")
 
+    def console_socket(self, token=None):
+        ctx = ssl.create_default_context(cafile=self.server.ca_file)
+        url = self.server.url.replace("https://", "wss://") + \
+            f"/apis/subresources.kubevirt.io/v1/namespaces/{NS}/virtualmachineinstances/web1/console"
+        return websocket.create_connection(
+            url, sslopt={"context": ctx}, subprotocols=["plain.kubevirt.io"], timeout=30,
+            header=[f"Authorization: Bearer {token or self.server.token}"])
+
+    def test_03b_console_subresource_as_virtctl_opens_it(self):
+        ws = self.console_socket()
+        try:
+            self.assertEqual(ws.getsubprotocol(), "plain.kubevirt.io")
+            # A second session on the same VM is refused while the first is attached.
+            with self.assertRaises(websocket.WebSocketBadStatusException) as refused:
+                self.console_socket()
+            self.assertEqual(refused.exception.status_code, 409)
+            err = self.fails(1, "vm", "console", "web1")
+            self.assertIn("in use by another session", err)
+            # Raw serial bytes travel in binary frames both ways.
+            ws.send_binary(b"echo ws-$((40+2))\r")
+            seen = b""
+            deadline = time.time() + 30
+            while b"ws-42" not in seen.replace(b"$((40+2))", b"") and time.time() < deadline:
+                op, data = ws.recv_data()
+                self.assertEqual(op, websocket.ABNF.OPCODE_BINARY)
+                seen += data
+            self.assertIn(b"ws-42", seen.replace(b"$((40+2))", b""))
+            # `kumo vm log -f` follows the console log while the session runs.
+            follow = subprocess.Popen([KUMO, "vm", "log", "web1", "-f", "--tail", "0"],
+                                      env=self.cli.env, stdout=subprocess.PIPE, text=True)
+            try:
+                time.sleep(1)
+                ws.send_binary(b"echo followed-$((2*21))\r")
+                deadline = time.time() + 30
+                line = ""
+                while "followed-42" not in line.replace("$((2*21))", "") and time.time() < deadline:
+                    line = follow.stdout.readline()
+                self.assertIn("followed-42", line.replace("$((2*21))", ""))
+            finally:
+                follow.terminate()
+                follow.wait(10)
+                follow.stdout.close()
+        finally:
+            ws.close()
+        # Once detached, the console can be opened again.
+        def reopened():
+            try:
+                self.console_socket().close()
+                return True
+            except websocket.WebSocketBadStatusException:
+                return False
+        wait_for(reopened, 15, what="the console to be free again")
+        # A plain GET (no WebSocket upgrade) gets a Status saying what to do.
+        code, body = self.server.request(
+            "GET", f"/apis/subresources.kubevirt.io/v1/namespaces/{NS}/virtualmachineinstances/web1/console")
+        self.assertEqual(code, 400)
+        self.assertIn("WebSocket", body["message"])
+
     def test_04_stop_start_restart(self):
         self.assertIn("cannot start VM \"web1\": VM is already running (Conflict)",
                       self.fails(1, "vm", "start", "web1"))
         r = self.kumo("vm", "stop", "web1", "--wait", timeout=200)
         self.assertIn("web1: Stopped", r.stderr)
         self.assertEqual(qemu_pids(self.agent.data_dir, f"{NS}_web1"), [])
-        self.assertIn("VM \"web1\" is Stopped, not running (Conflict)", self.fails(1, "vm", "log", "web1"))
+        self.assertIn("VM \"web1\" has no console log (it is Stopped)", self.fails(1, "vm", "log", "web1"))
         self.assertIn("not running", self.fails(1, "vm", "console", "web1"))
         r = self.kumo("vm", "start", "web1", "--wait", timeout=300)
         self.assertIn("web1: Running on node1", r.stderr)

@@ -1,11 +1,15 @@
 """Tenant networking end to end in a two-node `kumo lab`: a reserved IP reaches the outside host
 over BGP through the top of rack; the same IP follows the VM to the other node; stopping the VM
-withdraws its route; an automatically assigned IP survives a restart."""
+withdraws its route; an automatically assigned IP survives a restart. And the user's view: from
+the outside host (a workstation that reaches the API server and, through the top of rack, the
+VMs), one `kumo vm create --wait` returns the IP once it answers, and the console log of a VM on
+a lab node comes through the API server."""
 import json
+import tempfile
 import time
 import unittest
 
-from kumo_harness import KumoLab, vm_manifest, wait_for
+from kumo_harness import KUMO, KumoLab, vm_manifest, wait_for
 
 NS = "tenant-a"
 IP = "10.100.0.42"
@@ -82,6 +86,32 @@ class LabNetworkTest(unittest.TestCase):
         wait_for(lambda: self.vmi("auto", ".status.phase") == "Running", 240, what="auto Running again")
         self.assertEqual(self.vmi("auto", ".status.interfaces[0].ipAddress"), ip)
         wait_for(lambda: self.lab.fetch(ip), 180, interval=1, what="outside reaches auto after restart")
+
+    def test_kumo_cli_from_the_outside_host(self):
+        home = tempfile.mkdtemp(prefix="kumo-outside-home-")
+        commands = 0
+
+        def kumo(*args, timeout=60):
+            nonlocal commands
+            commands += 1
+            return self.lab.exec("outside", "env", f"KUBECONFIG={self.lab.kubeconfig}", f"HOME={home}",
+                                 KUMO, "-n", NS, *args, timeout=timeout)
+
+        # The lab built the tiny image, so the user needs one command for a reachable VM.
+        r = kumo("vm", "create", "cli1", "--image", "tiny", "--wait", "--timeout", "300", timeout=400)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        ip = r.stdout.strip()
+        self.assertTrue(ip.startswith("10.100.0."), r.stdout + r.stderr)
+        self.assertIn(f"{ip} answers", r.stderr)
+        self.assertLessEqual(commands, 3)
+        self.assertIn(ip, self.lab.fetch(ip))
+        print(f"\n  from the outside host: a VM answering on {ip} after {commands} kumo command(s)")
+        # Console log and console come from the VM's node through the API server.
+        r = kumo("vm", "log", "cli1")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("KUMO-BOOT-OK", r.stdout)
+        r = kumo("vm", "delete", "cli1", "--wait", timeout=200)
+        self.assertEqual(r.returncode, 0, r.stderr)
 
 
 def subprocess_put(lab, path):

@@ -264,6 +264,28 @@ class TenancyTest(unittest.TestCase):
         self.assertForbidden(self.as_user("vera", "get", "secrets"))
         self.assertForbidden(self.as_user("vera", "delete", "vm", "st", "--wait=false"))
 
+    def test_consoles_are_for_members_of_the_vms_tenant(self):
+        path = "/apis/subresources.kubevirt.io/v1/namespaces/{}/virtualmachineinstances/{}/console"
+        # A viewer may read VMs but not type into them (as KubeVirt's view role).
+        code, _, body = self.raw("vera", "GET", path.format("a", "web"))
+        self.assertEqual(code, 403, body)
+        self.assertIn("virtualmachineinstances/console", body["message"])
+        # Another tenant's VM console is forbidden, not just missing.
+        code, _, body = self.raw("alice", "GET", path.format("b", "b-vm"))
+        self.assertEqual(code, 403, body)
+        # A member gets past authorization: no instance is running, which the Status says.
+        code, _, body = self.raw("alice", "GET", path.format("a", "nothing-here").replace("/console", "/consolelog"))
+        self.assertEqual(code, 404, body)
+        self.assertIn('"nothing-here" not found', body["message"])
+        # The review RBAC-aware clients send before offering a console.
+        for user, allowed in (("vera", False), ("alice", True)):
+            code, _, review = self.raw(user, "POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", {
+                "apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
+                "spec": {"resourceAttributes": {"namespace": "a", "verb": "get", "group": "subresources.kubevirt.io",
+                                                "resource": "virtualmachineinstances", "subresource": "console"}}})
+            self.assertEqual(code, 201, review)
+            self.assertEqual(review["status"]["allowed"], allowed, (user, review))
+
     def test_auth_can_i_answers_truthfully(self):
         def can(user, *args):
             r = self.as_user(user, "auth", "can-i", *args)

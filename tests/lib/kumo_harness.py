@@ -170,7 +170,8 @@ class KumoAgent:
         with open(self.log_path, "a") as log:
             self.proc = subprocess.Popen(
                 [KUMO, "agent", "--kubeconfig", self.server.kubeconfig, "--node-name", self.node_name,
-                 "--data-dir", self.data_dir, "--accel", "tcg"] + self.extra_args,
+                 "--data-dir", self.data_dir, "--accel", "tcg", "--listen", "127.0.0.1:0"]
+                + self.extra_args,
                 stdout=log, stderr=subprocess.STDOUT)
         deadline = time.time() + timeout
         while time.time() < deadline:

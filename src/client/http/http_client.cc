@@ -29,6 +29,8 @@
 #include <mutex>
 #include <optional>
 
+#include "http/socket_conn.h"
+
 namespace kumo::client {
 
 std::string HttpResponse::Header(std::string_view name) const {
@@ -386,7 +388,7 @@ Status HttpClient::Impl::Init() {
                        asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
                        asio::ssl::context::no_tlsv1_1,
                    ec);
-  if (options.insecure_skip_verify) {
+  if (options.insecure_skip_verify || !options.pinned_cert_sha256.empty()) {
     tls->set_verify_mode(asio::ssl::verify_none, ec);
   } else {
     tls->set_verify_mode(asio::ssl::verify_peer, ec);
@@ -471,7 +473,7 @@ StatusOr<std::unique_ptr<Connection>> HttpClient::Impl::Connect(Clock::time_poin
     auto conn = std::make_unique<Connection>(std::move(timed), *tls);
     SSL* ssl = conn->Ssl();
     if (!url.host_is_ip) SSL_set_tlsext_host_name(ssl, url.host.c_str());
-    if (!options.insecure_skip_verify) {
+    if (!options.insecure_skip_verify && options.pinned_cert_sha256.empty()) {
       X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
       if (url.host_is_ip) {
         X509_VERIFY_PARAM_set1_ip_asc(param, url.host.c_str());
@@ -489,6 +491,11 @@ StatusOr<std::unique_ptr<Connection>> HttpClient::Impl::Connect(Clock::time_poin
                  "); check that the CA in the kubeconfig is this server's CA";
       }
       return Status(Code::kUnavailable, "TLS handshake with " + options.url + " failed: " + detail);
+    }
+    if (!options.pinned_cert_sha256.empty() &&
+        http::PeerCertSha256(ssl) != options.pinned_cert_sha256) {
+      return Status(Code::kUnavailable, "the certificate of " + options.url +
+                                            " is not the one published for it");
     }
     return conn;
   }
@@ -621,6 +628,31 @@ StatusOr<std::unique_ptr<HttpClient>> HttpClient::New(const HttpClientOptions& o
 }
 
 const std::string& HttpClient::url() const { return impl_->options.url; }
+
+StatusOr<http::WebSocketDial> HttpClient::OpenWebSocket(
+    const HttpRequest& request, const std::vector<std::string>& protocols) {
+  const Impl& impl = *impl_;
+  http::DialOptions dial;
+  dial.host = impl.url.host;
+  dial.port = impl.url.port;
+  dial.tls = impl.tls ? impl.tls->native_handle() : nullptr;
+  dial.pinned_sha256 = impl.options.pinned_cert_sha256;
+  if (impl.options.timeout_seconds > 0) dial.timeout_ms = impl.options.timeout_seconds * 1000;
+  auto conn = http::Dial(dial);
+  if (!conn.ok()) {
+    return Status(conn.status().code(),
+                  "cannot open a WebSocket to " + impl.options.url + ": " + conn.status().message());
+  }
+  http::Headers headers = request.headers;
+  headers.emplace_back("User-Agent", kUserAgent);
+  auto result = http::WebSocketHandshake(std::move(*conn), impl.url.authority,
+                                         impl.url.path_prefix + request.target, headers, protocols);
+  if (!result.ok()) {
+    return Status(result.status().code(),
+                  "WebSocket to " + impl.options.url + ": " + result.status().message());
+  }
+  return result;
+}
 
 StatusOr<HttpResponse> HttpClient::Send(const HttpRequest& request) {
   try {

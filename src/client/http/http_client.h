@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "http/websocket.h"
 
 namespace kumo::client {
 
@@ -39,6 +40,8 @@ struct HttpClientOptions {
   std::string url;     // "https://host:port" or "http://host:port"; a path is prefixed to targets
   std::string ca_pem;  // PEM CA(s) the server certificate must chain to; "" = system roots
   bool insecure_skip_verify = false;            // do not verify the server (debugging only)
+  // Verify the server by the SHA-256 of its certificate (hex) instead of a CA and name.
+  std::string pinned_cert_sha256;
   std::string client_cert_pem, client_key_pem;  // optional client certificate (PEM text)
   int timeout_seconds = 30;          // whole request incl. connect; 0 = none. Streams: headers only
   size_t max_idle_connections = 32;  // keep-alive connections kept for reuse
@@ -73,6 +76,12 @@ class HttpClient {
   // server cuts off mid-way is kUnavailable.
   StatusOr<HttpResponse> Stream(const HttpRequest& request, const LineCallback& on_line,
                                 const std::atomic<bool>* cancel);
+
+  // Opens a WebSocket on a new connection (GET `request.target` with its headers), offering
+  // `protocols`. Any answer is a successful exchange: 101 with the socket, or the refusal's
+  // status and body. Errors mean no answer was read (kUnavailable, kTimeout).
+  StatusOr<http::WebSocketDial> OpenWebSocket(const HttpRequest& request,
+                                              const std::vector<std::string>& protocols);
 
   const std::string& url() const;
 

@@ -17,7 +17,7 @@
 #include "client/rest_client.h"
 #include "common/file_util.h"
 #include "server/api_server.h"
-#include "server/pki.h"
+#include "http/pki.h"
 
 namespace kumo::client {
 namespace {

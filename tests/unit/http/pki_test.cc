@@ -1,4 +1,4 @@
-#include "server/pki.h"
+#include "http/pki.h"
 
 #include <gtest/gtest.h>
 #include <openssl/err.h>

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "http/conn.h"
 
 namespace kumo::http {
 
@@ -54,7 +55,20 @@ class ResponseWriter {
   virtual void EndStream() = 0;
   // True when the peer has closed its side of the connection (checked without blocking).
   virtual bool ClientGone() = 0;
+  // Sends "101 Switching Protocols" with `headers` and lends the raw connection to the handler
+  // (nullptr if the client is gone or a response was already started). Use it only on the
+  // handler's thread and before the handler returns; the connection is closed afterwards.
+  virtual std::unique_ptr<Conn> Upgrade(const Headers& headers) = 0;
 };
+
+// "HOST:PORT" (host may be empty for 0.0.0.0, or a bracketed IPv6 literal) as (host, port).
+// BadRequest naming --listen when malformed.
+StatusOr<std::pair<std::string, int>> ParseListenAddress(const std::string& listen);
+
+// A Kubernetes Status body ("kind":"Status", failure) for an error response.
+std::string StatusBody(int code, std::string_view reason, std::string_view message);
+// An error response for `status`: its HTTP code, reason and message as a Status body.
+Response ErrorResponse(const Status& status);
 
 using Handler = std::function<void(const Request&, ResponseWriter&)>;
 

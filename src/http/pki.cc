@@ -1,4 +1,4 @@
-#include "server/pki.h"
+#include "http/pki.h"
 
 #include <arpa/inet.h>
 #include <openssl/bio.h>
@@ -23,6 +23,7 @@
 #include <tuple>
 
 #include "common/file_util.h"
+#include "http/socket_conn.h"
 
 namespace kumo::pki {
 namespace {
@@ -400,6 +401,43 @@ StatusOr<PkiFiles> EnsureServerPki(const std::string& dir, const std::vector<std
     KUMO_RETURN_IF_ERROR(IssueServerCert(files, ca, wanted));
   }
   return files;
+}
+
+StatusOr<SelfSignedCert> EnsureSelfSignedCert(const std::string& dir, const std::string& name,
+                                              const std::string& common_name,
+                                              const std::vector<std::string>& hosts) {
+  KUMO_ASSIGN_OR_RETURN(std::set<Host> wanted, NormalizeHosts(hosts));
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return Internal("cannot create " + dir + ": " + ec.message());
+  SelfSignedCert out{(fs::path(dir) / (name + ".crt")).string(),
+                     (fs::path(dir) / (name + ".key")).string(), ""};
+  auto cert = LoadCert(out.cert_file);
+  auto key = LoadKey(out.key_file);
+  bool good = cert.ok() && key.ok() && X509_check_private_key(cert->get(), key->get()) == 1;
+  if (good) {
+    time_t soon = time(nullptr) + kRenewBeforeSeconds;
+    std::set<Host> have = SansOf(cert->get());
+    good = X509_cmp_time(X509_get0_notAfter(cert->get()), &soon) > 0 &&
+           std::includes(have.begin(), have.end(), wanted.begin(), wanted.end());
+  }
+  ERR_clear_error();
+  if (!good) {
+    KUMO_ASSIGN_OR_RETURN(Ossl<EVP_PKEY> new_key, GenerateKey());
+    CertSpec spec;
+    spec.common_name = common_name;
+    spec.days = kServerDays;
+    spec.key_usage = "critical,digitalSignature";
+    spec.ext_key_usage = "serverAuth";
+    spec.sans = wanted;
+    KUMO_ASSIGN_OR_RETURN(Ossl<X509> new_cert,
+                          BuildCert(spec, new_key.get(), nullptr, new_key.get()));
+    KUMO_RETURN_IF_ERROR(WritePair(out.cert_file, new_cert.get(), out.key_file, new_key.get()));
+  }
+  KUMO_ASSIGN_OR_RETURN(std::string pem, ReadFileToString(out.cert_file));
+  out.sha256 = http::CertPemSha256(pem);
+  if (out.sha256.empty()) return Internal("cannot read back " + out.cert_file);
+  return out;
 }
 
 StatusOr<std::pair<std::string, std::string>> IssueClientCert(

@@ -1,6 +1,6 @@
 // Tests of the HTTP/1.1 transport: a real server on a loopback port (plain and TLS) and a small
 // blocking Beast client. Certificates are made per test run with the openssl CLI.
-#include "server/http/http_server.h"
+#include "http/http_server.h"
 
 #include <gtest/gtest.h>
 #include <poll.h>

@@ -2,7 +2,7 @@
 // connection, and a watchdog thread that enforces I/O deadlines (blocking Asio calls have no
 // timeouts of their own) and joins finished connection threads. Every Boost exception is caught
 // here; callers only see Status.
-#include "server/http/http_server.h"
+#include "http/http_server.h"
 
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
@@ -30,11 +30,14 @@
 #include <boost/json/serialize.hpp>
 #include <chrono>
 #include <condition_variable>
+#include <cstring>
 #include <exception>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <thread>
+
+#include "http/socket_conn.h"
 
 namespace kumo::http {
 
@@ -43,6 +46,43 @@ std::string Request::Header(std::string_view name) const {
     if (key == name) return value;
   }
   return "";
+}
+
+std::string StatusBody(int code, std::string_view reason, std::string_view message) {
+  boost::json::object o;
+  o["kind"] = "Status";
+  o["apiVersion"] = "v1";
+  o["metadata"] = boost::json::object();
+  o["status"] = "Failure";
+  o["message"] = message;
+  o["reason"] = reason;
+  o["code"] = code;
+  return boost::json::serialize(o);
+}
+
+StatusOr<std::pair<std::string, int>> ParseListenAddress(const std::string& listen) {
+  size_t colon = listen.rfind(':');
+  if (colon == std::string::npos) {
+    return BadRequest("--listen must be HOST:PORT, got \"" + listen + "\"");
+  }
+  std::string host = listen.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  char* end = nullptr;
+  long port = std::strtol(listen.c_str() + colon + 1, &end, 10);
+  if (*end || port < 0 || port > 65535 || colon + 1 == listen.size()) {
+    return BadRequest("--listen port must be a number from 0 to 65535, got \"" +
+                      listen.substr(colon + 1) + "\"");
+  }
+  return std::make_pair(host.empty() ? std::string("0.0.0.0") : host, static_cast<int>(port));
+}
+
+Response ErrorResponse(const Status& status) {
+  Response r;
+  r.status = HttpCodeOf(status.code());
+  r.body = StatusBody(r.status, ReasonOf(status.code()), status.message());
+  return r;
 }
 
 namespace {
@@ -64,19 +104,6 @@ int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
       .count();
-}
-
-// Body of an error response, in the shape Kubernetes clients expect.
-std::string StatusBody(int code, std::string_view reason, std::string_view message) {
-  boost::json::object o;
-  o["kind"] = "Status";
-  o["apiVersion"] = "v1";
-  o["metadata"] = boost::json::object();
-  o["status"] = "Failure";
-  o["message"] = message;
-  o["reason"] = reason;
-  o["code"] = code;
-  return boost::json::serialize(o);
 }
 
 int HexValue(char c) {
@@ -132,29 +159,41 @@ int SelectAlpn(SSL*, const unsigned char** out, unsigned char* outlen, const uns
   return SSL_TLSEXT_ERR_NOACK;
 }
 
-// A blocking byte stream, plain or TLS. It meets Beast's SyncReadStream/SyncWriteStream
-// requirements, so the HTTP codec is instantiated once for both kinds. Owned by one connection
-// thread.
+// A blocking byte stream, plain or TLS (OpenSSL on the descriptor, see SocketConn; the
+// tcp::socket keeps owning it). It meets Beast's SyncReadStream/SyncWriteStream requirements.
+// Owned by one connection thread.
 class Transport {
  public:
   using Buffers = std::array<asio::const_buffer, 8>;
 
-  virtual ~Transport() = default;
-  virtual tcp::socket& Socket() = 0;
-  virtual error_code Handshake() = 0;
-  virtual size_t ReadSome(asio::mutable_buffer buffer, error_code& ec) = 0;
-  virtual size_t WriteSome(const Buffers& buffers, error_code& ec) = 0;
-  virtual SSL* Ssl() { return nullptr; }
+  Transport(tcp::socket socket, SSL_CTX* tls)
+      : socket_(std::move(socket)),
+        conn_(socket_.native_handle(), tls != nullptr ? SSL_new(tls) : nullptr, false) {}
+
+  tcp::socket& Socket() { return socket_; }
+  SocketConn& Conn() { return conn_; }
+  SSL* Ssl() { return conn_.ssl(); }
+  error_code Handshake() {
+    return conn_.Accept().ok() ? error_code() : asio::error::connection_aborted;
+  }
 
   // Beast/Asio stream interface.
   template <class MutableBufferSequence>
   size_t read_some(const MutableBufferSequence& buffers, error_code& ec) {
+    ec = {};
     for (auto it = asio::buffer_sequence_begin(buffers); it != asio::buffer_sequence_end(buffers);
          ++it) {
       asio::mutable_buffer b(*it);
-      if (b.size() > 0) return ReadSome(b, ec);
+      if (b.size() == 0) continue;
+      StatusOr<size_t> n = conn_.Read(static_cast<char*>(b.data()), b.size());
+      if (!n.ok()) {
+        ec = n.status().code() == Code::kTimeout ? asio::error::timed_out
+                                                 : asio::error::connection_reset;
+        return 0;
+      }
+      if (*n == 0) ec = asio::error::eof;
+      return *n;
     }
-    ec = {};
     return 0;
   }
   template <class MutableBufferSequence>
@@ -164,18 +203,32 @@ class Transport {
     if (ec) throw boost::system::system_error(ec);
     return n;
   }
+  // Small buffers (chunk framing, headers) are coalesced so that they travel in one TLS record.
   template <class ConstBufferSequence>
   size_t write_some(const ConstBufferSequence& buffers, error_code& ec) {
-    Buffers flat{};
-    size_t count = 0;
-    for (auto it = asio::buffer_sequence_begin(buffers);
-         it != asio::buffer_sequence_end(buffers) && count < flat.size(); ++it) {
-      asio::const_buffer b(*it);
-      if (b.size() > 0) flat[count++] = b;
-    }
     ec = {};
-    if (count == 0) return 0;
-    return WriteSome(flat, ec);
+    std::string_view first;
+    for (auto it = asio::buffer_sequence_begin(buffers); it != asio::buffer_sequence_end(buffers);
+         ++it) {
+      asio::const_buffer b(*it);
+      if (b.size() == 0) continue;
+      std::string_view view(static_cast<const char*>(b.data()), b.size());
+      if (first.empty()) {
+        first = view;
+        if (view.size() >= kCoalesceBytes) break;
+        scratch_.assign(view);
+        continue;
+      }
+      if (scratch_.size() + view.size() > kCoalesceBytes) break;
+      scratch_.append(view);
+    }
+    if (first.empty()) return 0;
+    std::string_view out = first.size() >= kCoalesceBytes ? first : std::string_view(scratch_);
+    if (!conn_.Write(out).ok()) {
+      ec = asio::error::broken_pipe;
+      return 0;
+    }
+    return out.size();
   }
   template <class ConstBufferSequence>
   size_t write_some(const ConstBufferSequence& buffers) {
@@ -184,44 +237,12 @@ class Transport {
     if (ec) throw boost::system::system_error(ec);
     return n;
   }
-};
-
-class PlainTransport final : public Transport {
- public:
-  explicit PlainTransport(tcp::socket socket) : socket_(std::move(socket)) {}
-  tcp::socket& Socket() override { return socket_; }
-  error_code Handshake() override { return {}; }
-  size_t ReadSome(asio::mutable_buffer buffer, error_code& ec) override {
-    return socket_.read_some(buffer, ec);
-  }
-  size_t WriteSome(const Buffers& buffers, error_code& ec) override {
-    return socket_.write_some(buffers, ec);
-  }
 
  private:
+  static constexpr size_t kCoalesceBytes = 16 * 1024;
   tcp::socket socket_;
-};
-
-class TlsTransport final : public Transport {
- public:
-  TlsTransport(tcp::socket socket, asio::ssl::context& ctx) : stream_(std::move(socket), ctx) {}
-  tcp::socket& Socket() override { return stream_.next_layer(); }
-  error_code Handshake() override {
-    error_code ec;
-    stream_.handshake(asio::ssl::stream_base::server, ec);
-    return ec;
-  }
-  size_t ReadSome(asio::mutable_buffer buffer, error_code& ec) override {
-    return stream_.read_some(buffer, ec);
-  }
-  // beast::ssl_stream coalesces small buffers (chunk framing) into one TLS record.
-  size_t WriteSome(const Buffers& buffers, error_code& ec) override {
-    return stream_.write_some(buffers, ec);
-  }
-  SSL* Ssl() override { return stream_.native_handle(); }
-
- private:
-  beast::ssl_stream<tcp::socket> stream_;
+  SocketConn conn_;
+  std::string scratch_;
 };
 
 // Shared between a connection thread and the server's Stop/watchdog.
@@ -250,6 +271,9 @@ class Connection {
   bool WriteHeader(Serializer& serializer);
   template <class ConstBufferSequence>
   bool WriteBuffers(const ConstBufferSequence& buffers);
+  // Hands the connection to the handler after a 101 response (see ResponseWriter::Upgrade).
+  std::unique_ptr<Conn> Upgraded();
+  Status WriteWithDeadline(std::string_view data);
 
  private:
   void Serve();
@@ -284,12 +308,13 @@ class Writer final : public ResponseWriter {
   bool WriteChunk(std::string_view data) override;
   void EndStream() override;
   bool ClientGone() override { return failed_ || conn_.ClientGone(); }
+  std::unique_ptr<Conn> Upgrade(const Headers& headers) override;
 
   // Completes whatever the handler left open; true when the connection can serve another request.
   bool Finish();
 
  private:
-  enum class State { kIdle, kSent, kStreaming, kEnded };
+  enum class State { kIdle, kSent, kStreaming, kEnded, kUpgraded };
 
   Connection& conn_;
   bool keep_alive_;
@@ -537,6 +562,45 @@ bool Connection::WriteBuffers(const ConstBufferSequence& buffers) {
   return !ec;
 }
 
+// The connection after a 101 response, lent to the handler on the connection's own thread.
+// Bytes the HTTP parser had already buffered are read first. Writes keep the idle deadline (a
+// peer that stops reading is cut off); reads wait as long as the peer is silent.
+class UpgradedConn final : public Conn {
+ public:
+  UpgradedConn(Connection& conn, SocketConn& socket, std::string leftover)
+      : conn_(conn), socket_(socket), leftover_(std::move(leftover)) {}
+  int fd() const override { return socket_.fd(); }
+  bool Pending() const override { return !leftover_.empty() || socket_.Pending(); }
+  StatusOr<size_t> Read(char* buf, size_t n) override {
+    if (leftover_.empty()) return socket_.Read(buf, n);
+    n = std::min(n, leftover_.size());
+    std::memcpy(buf, leftover_.data(), n);
+    leftover_.erase(0, n);
+    return n;
+  }
+  Status Write(std::string_view data) override { return conn_.WriteWithDeadline(data); }
+  void Shutdown() override { socket_.Shutdown(); }
+
+ private:
+  Connection& conn_;
+  SocketConn& socket_;
+  std::string leftover_;
+};
+
+std::unique_ptr<Conn> Connection::Upgraded() {
+  std::string leftover(static_cast<const char*>(buffer_.data().data()), buffer_.size());
+  buffer_.consume(buffer_.size());
+  return std::make_unique<UpgradedConn>(*this, transport_->Conn(), std::move(leftover));
+}
+
+Status Connection::WriteWithDeadline(std::string_view data) {
+  if (Closing()) return Status(Code::kUnavailable, "the server is shutting down");
+  Arm(idle_ms_);
+  Status st = transport_->Conn().Write(data);
+  Disarm();
+  return st;
+}
+
 // ---- Writer ----
 
 bool BodyAllowed(int status) { return status >= 200 && status != 204 && status != 304; }
@@ -593,6 +657,22 @@ bool Writer::WriteChunk(std::string_view data) {
   return !failed_;
 }
 
+std::unique_ptr<Conn> Writer::Upgrade(const Headers& headers) {
+  if (state_ != State::kIdle) {
+    spdlog::error("http: Upgrade called after a response was already started; ignored");
+    return nullptr;
+  }
+  state_ = State::kUpgraded;
+  std::string head = "HTTP/1.1 101 Switching Protocols\r\n";
+  for (const auto& [name, value] : headers) head += name + ": " + value + "\r\n";
+  head += "\r\n";
+  if (!conn_.WriteWithDeadline(head).ok()) {
+    failed_ = true;
+    return nullptr;
+  }
+  return conn_.Upgraded();
+}
+
 void Writer::EndStream() {
   if (state_ != State::kStreaming) return;
   state_ = State::kEnded;
@@ -611,6 +691,8 @@ bool Writer::Finish() {
     case State::kStreaming:
       EndStream();
       break;
+    case State::kUpgraded:
+      return false;  // the handler owned the bytes; no more HTTP on this connection
     case State::kSent:
     case State::kEnded:
       break;
@@ -720,12 +802,8 @@ void ServerImpl::Spawn(tcp::socket socket) {
     std::string remote = FormatEndpoint(socket.remote_endpoint(ec));
     auto rec = std::make_shared<ConnRecord>();
     rec->fd = socket.native_handle();
-    std::unique_ptr<Transport> transport;
-    if (tls_) {
-      transport = std::make_unique<TlsTransport>(std::move(socket), *tls_);
-    } else {
-      transport = std::make_unique<PlainTransport>(std::move(socket));
-    }
+    auto transport =
+        std::make_unique<Transport>(std::move(socket), tls_ ? tls_->native_handle() : nullptr);
     std::lock_guard lock(mu_);
     const uint64_t id = next_id_++;
     rec->id = id;

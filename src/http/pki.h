@@ -35,6 +35,19 @@ StatusOr<std::pair<std::string, std::string>> IssueClientCert(
     const PkiFiles& files, const std::string& common_name,
     const std::vector<std::string>& organizations);
 
+// A self-signed serving certificate (a node agent's), pinned by its SHA-256 rather than
+// chained to the CA.
+struct SelfSignedCert {
+  std::string cert_file, key_file;
+  std::string sha256;  // of the certificate (DER), lower-case hex
+};
+
+// Creates (or reuses, while it matches its key, covers `hosts` and is not near expiry)
+// `dir`/`name`.crt and .key: ECDSA P-256, CN `common_name`, subjectAltName `hosts`.
+StatusOr<SelfSignedCert> EnsureSelfSignedCert(const std::string& dir, const std::string& name,
+                                              const std::string& common_name,
+                                              const std::vector<std::string>& hosts);
+
 // 32 bytes from the OpenSSL CSPRNG, hex encoded (64 characters). Suitable as a bearer token.
 // Thread-safe.
 std::string GenerateToken();
