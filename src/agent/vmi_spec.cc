@@ -7,12 +7,6 @@ namespace kumo::agent {
 
 namespace {
 
-int64_t IntAt(const json::value& v, std::initializer_list<std::string_view> path, int64_t def) {
-  const json::value* f = Find(v, path);
-  if (f && (f->is_int64() || f->is_uint64())) return f->to_number<int64_t>();
-  return def;
-}
-
 }  // namespace
 
 std::string ImageNameOf(const std::string& ref) {
@@ -71,8 +65,8 @@ StatusOr<VmSpec> SpecFromVmi(const json::value& vmi, client::RestClient& client)
   spec.uid = GetString(vmi, {"metadata", "uid"});
   const json::value* domain = Find(vmi, {"spec", "domain"});
   if (!domain) return BadRequest("the VMI has no spec.domain");
-  spec.vcpus = static_cast<int>(IntAt(*domain, {"cpu", "sockets"}, 1) * IntAt(*domain, {"cpu", "cores"}, 1) *
-                                IntAt(*domain, {"cpu", "threads"}, 1));
+  spec.vcpus = static_cast<int>(GetInt(*domain, {"cpu", "sockets"}, 1) * GetInt(*domain, {"cpu", "cores"}, 1) *
+                                GetInt(*domain, {"cpu", "threads"}, 1));
   std::string mem = GetString(*domain, {"memory", "guest"});
   if (mem.empty()) mem = GetString(*domain, {"resources", "requests", "memory"});
   if (mem.empty()) return BadRequest("the VMI sets no memory");

@@ -38,6 +38,13 @@ void AddLabCommand(CLI::App& app, LabFlags& flags) {
   dir_opt(down);
   CLI::App* status = lab->add_subcommand("status", "Show the lab's processes, BGP sessions and routes");
   dir_opt(status);
+  CLI::App* fail = lab->add_subcommand(
+      "fail", "Simulate a node failure: kill its agent, BIRD and VMs (they restart elsewhere)");
+  fail->add_option("node", flags.host, "node1..nodeN")->required();
+  dir_opt(fail);
+  CLI::App* recover = lab->add_subcommand("recover", "Start a failed node's agent again");
+  recover->add_option("node", flags.host, "node1..nodeN")->required();
+  dir_opt(recover);
   CLI::App* exec = lab->add_subcommand("exec", "Run a command on a lab host: node1..nodeN, tor, outside");
   exec->add_option("host", flags.host, "node1..nodeN, tor or outside")->required();
   exec->add_option("command", flags.command, "The command (after --)")->required();
@@ -85,6 +92,16 @@ int RunLab(CLI::App& app, const LabFlags& flags) {
       return 1;
     }
     std::cout << *report;
+    return 0;
+  }
+  for (const char* verb : {"fail", "recover"}) {
+    if (!lab->get_subcommand(verb)->parsed()) continue;
+    Status st = std::string(verb) == "fail" ? lab::FailNode(dir, flags.host)
+                                            : lab::RecoverNode(dir, flags.host);
+    if (!st.ok()) {
+      std::cerr << "kumo lab " << verb << ": " << st.message() << "\n";
+      return 1;
+    }
     return 0;
   }
   auto ns = lab::NamespaceOf(dir, flags.host);

@@ -5,8 +5,8 @@
 #include <memory>
 
 #include "client/kubeconfig.h"
+#include "client/node_identity.h"
 #include "common/file_util.h"
-#include "http/pki.h"
 
 namespace kumo::cli {
 
@@ -20,29 +20,8 @@ struct NodeCredentialsFlags {
 };
 
 Status Run(const NodeCredentialsFlags& f) {
-  std::string pki_dir = f.data_dir + "/pki";
-  pki::PkiFiles files{pki_dir + "/ca.crt", pki_dir + "/ca.key", "", ""};
-  StatusOr<std::string> ca = ReadFileToString(files.ca_cert);
-  if (!ca.ok()) {
-    return WithHint(
-        Status(ca.status().code(), "no CA at " + files.ca_cert + ": " + ca.status().message()),
-        "run this on the server host and point --data-dir at the server's data dir");
-  }
-  std::string server = f.server;
-  if (server.empty()) {
-    StatusOr<client::Kubeconfig> admin =
-        client::LoadKubeconfig(f.data_dir + "/kubeconfig.yaml", "");
-    if (!admin.ok()) return WithHint(admin.status(), "pass --server https://HOST:PORT");
-    server = admin->server;
-  }
-  KUMO_ASSIGN_OR_RETURN(auto cert,
-                        pki::IssueClientCert(files, "system:node:" + f.node, {"system:nodes"}));
-  client::Kubeconfig kc;
-  kc.server = server;
-  kc.ca_pem = *ca;
-  kc.client_cert_pem = cert.first;
-  kc.client_key_pem = cert.second;
-  kc.context_name = "kumo-node-" + f.node;
+  KUMO_ASSIGN_OR_RETURN(client::Kubeconfig kc,
+                        client::IssueNodeKubeconfig(f.data_dir, f.node, f.server));
   KUMO_RETURN_IF_ERROR(WriteFileAtomic(f.out, client::RenderKubeconfig(kc), 0600));
   std::cout << "kubeconfig for node \"" << f.node << "\" (user system:node:" << f.node
             << ") written to " << f.out << "\n";

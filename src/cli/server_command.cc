@@ -26,6 +26,15 @@ CLI::App* AddServerCommand(CLI::App& app, ServerFlags& flags) {
                 "Serve plain HTTP instead of HTTPS (insecure; for debugging only)");
   cmd->add_option("--tls-san", flags.tls_sans,
                   "Extra DNS name or IP for the serving certificate (repeatable)");
+  cmd->add_option("--node-monitor-grace-seconds", flags.node_monitor_grace_seconds,
+                  "A node whose agent has not renewed its Lease for this long is unreachable")
+      ->check(CLI::Range(5, 3600))
+      ->capture_default_str();
+  cmd->add_option("--vm-eviction-seconds", flags.vm_eviction_seconds,
+                  "VMs on an unreachable node fail (and restart elsewhere) this long after it "
+                  "became unreachable")
+      ->check(CLI::Range(0, 3600))
+      ->capture_default_str();
   cmd->add_option("--log-level", flags.log_level, "debug, info, warn or error")
       ->capture_default_str();
   cmd->add_flag("--unsafe-no-fsync", flags.no_fsync,
@@ -43,6 +52,8 @@ int RunServer(const ServerFlags& flags) {
   opts.plain_http = flags.plain_http;
   opts.extra_sans = flags.tls_sans;
   opts.durable = !flags.no_fsync;
+  opts.node_monitor_grace_seconds = flags.node_monitor_grace_seconds;
+  opts.vm_eviction_seconds = flags.vm_eviction_seconds;
   auto server = server::ApiServer::Start(opts);
   if (!server.ok()) {
     std::cerr << "kumo server: " << server.status().message() << "\n";

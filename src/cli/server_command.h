@@ -17,6 +17,8 @@ struct ServerFlags {
   std::vector<std::string> tls_sans;
   std::string log_level = "info";
   bool no_fsync = false;
+  int node_monitor_grace_seconds = 40;
+  int vm_eviction_seconds = 20;
 };
 
 CLI::App* AddServerCommand(CLI::App& app, ServerFlags& flags);

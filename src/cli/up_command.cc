@@ -12,6 +12,7 @@
 
 #include "agent/agent.h"
 #include "client/connect.h"
+#include "client/node_identity.h"
 #include "agent/image/image_registry.h"
 #include "cli/signals.h"
 #include "common/file_util.h"
@@ -93,7 +94,11 @@ int RunUp(const UpFlags& flags) {
   ro.accel = flags.accel;
   auto runtime = agent::NewQemuRuntime(ro);
   if (!runtime.ok()) return fail("cannot start the VM runtime", runtime.status());
-  auto agent_config = client::RestConfigFromFile((*server)->kubeconfig_path());
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  // The agent runs with its own node identity (system:node:HOST), not the admin's.
+  auto node_kc = client::IssueNodeKubeconfig(dir + "/server", host, (*server)->url());
+  auto agent_config = node_kc.ok() ? client::RestConfigFromKubeconfig(*node_kc) : node_kc.status();
   auto agent_client = agent_config.ok() ? client::RestClient::New(*agent_config)
                                         : agent_config.status();
   if (!agent_client.ok()) return fail("cannot connect the agent", agent_client.status());
@@ -103,8 +108,6 @@ int RunUp(const UpFlags& flags) {
   ao.listen_host = "127.0.0.1";  // all-in-one: the API server is on this host
   ao.listen_port = 0;
   ao.accel = flags.accel;
-  char host[256] = {};
-  gethostname(host, sizeof host - 1);
   ao.node_name = host;
   auto agent = agent::Agent::Start(ao, std::move(*agent_client), std::move(*runtime));
   if (!agent.ok()) return fail("cannot start the agent", agent.status());

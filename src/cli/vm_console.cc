@@ -102,10 +102,8 @@ Status RunConsole(Cli& cli, const ConsoleFlags& f) {
   auto ws = client->OpenWebSocket(VmiSubresourcePath(ns, f.name, "console"),
                                   {std::string(http::kPlainKubevirtProtocol)});
   if (!ws.ok()) {
-    return WithHint(Explain(ws.status(), "VM", f.name, ns),
-                    ws.status().code() == Code::kConflict
-                        ? "only one console session per VM; detach the other one (Ctrl-])"
-                        : "see 'kumo vm show " + f.name + "'");
+    if (ws.status().code() == Code::kConflict) return ws.status();  // says what to do
+    return WithHint(Explain(ws.status(), "VM", f.name, ns), "see 'kumo vm show " + f.name + "'");
   }
   std::cerr << "Connected to the serial console of VM " << f.name
             << ". Press Enter for a prompt; Ctrl-] detaches.\r\n";

@@ -120,6 +120,12 @@ std::string FormatTime(int64_t unix_seconds) {
   return buf;
 }
 
+int64_t GetInt(const json::value& v, std::initializer_list<std::string_view> path, int64_t def) {
+  const json::value* f = Find(v, path);
+  if (f && (f->is_int64() || f->is_uint64())) return f->to_number<int64_t>();
+  return def;
+}
+
 int64_t ParseTime(std::string_view text) {
   struct tm tm = {};
   std::string s(text);

@@ -29,6 +29,9 @@ json::value* Find(json::value& v, std::initializer_list<std::string_view> path);
 // The string at `path`, or `def` when missing or not a string.
 std::string GetString(const json::value& v, std::initializer_list<std::string_view> path,
                       std::string_view def = "");
+// The integer at `path`, or `def` when missing or not an integer.
+int64_t GetInt(const json::value& v, std::initializer_list<std::string_view> path,
+               int64_t def = 0);
 // The object at `path`, created (with intermediate objects) when missing. The value at each
 // step must be an object or absent; a non-object is replaced.
 json::object& EnsureObject(json::value& v, std::initializer_list<std::string_view> path);

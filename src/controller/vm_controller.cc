@@ -4,6 +4,7 @@
 #include "api/resource.h"
 #include "common/log.h"
 #include "common/random.h"
+#include "controller/node_lifecycle.h"
 
 namespace kumo::controller {
 
@@ -162,10 +163,14 @@ Status VmController::CreateVmi(const json::value& vm) {
 Status VmController::DeleteVmi(const json::value& vmi) {
   std::string key = Vmis().Key(GetString(vmi, {"metadata", "namespace"}), GetString(vmi, {"metadata", "name"}));
   std::string node = GetString(vmi, {"status", "nodeName"});
+  // Whether an agent will stop the VM and release the VMI: its node exists and is reachable.
   bool node_exists = false;
   if (!node.empty()) {
     const api::ResourceInfo* nodes = api::DefaultRegistry().Find("", "v1", "nodes");
-    node_exists = store_.Get(nodes->Key("", node)).ok();
+    if (auto kv = store_.Get(nodes->Key("", node)); kv.ok()) {
+      auto parsed = api::ParseStored(kv->value, kv->mod_revision);
+      node_exists = !parsed.ok() || !NodeUnreachable(*parsed);
+    }
   }
   std::string uid = GetString(vmi, {"metadata", "uid"});
   auto res = store::GuaranteedUpdate(store_, key, [&](const store::KeyValue& cur) -> StatusOr<std::string> {

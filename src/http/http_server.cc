@@ -14,7 +14,6 @@
 #include <array>
 #include <atomic>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/string.hpp>
@@ -25,7 +24,6 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
-#include <boost/beast/ssl/ssl_stream.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 #include <chrono>
@@ -38,6 +36,7 @@
 #include <thread>
 
 #include "http/socket_conn.h"
+#include "http/tls_context.h"
 
 namespace kumo::http {
 
@@ -144,19 +143,6 @@ std::string Asn1ToUtf8(const ASN1_STRING* s) {
   std::string out(reinterpret_cast<char*>(utf8), static_cast<size_t>(n));
   OPENSSL_free(utf8);
   return out;
-}
-
-// Kubernetes clients speak HTTP/2 when offered; we only do HTTP/1.1, so pick it explicitly.
-int SelectAlpn(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in,
-               unsigned int inlen, void*) {
-  static const unsigned char kHttp11[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
-  unsigned char* selected = nullptr;
-  if (SSL_select_next_proto(&selected, outlen, kHttp11, sizeof(kHttp11), in, inlen) ==
-      OPENSSL_NPN_NEGOTIATED) {
-    *out = selected;
-    return SSL_TLSEXT_ERR_OK;
-  }
-  return SSL_TLSEXT_ERR_NOACK;
 }
 
 // A blocking byte stream, plain or TLS (OpenSSL on the descriptor, see SocketConn; the
@@ -353,7 +339,7 @@ class ServerImpl final : public HttpServer {
   const Handler handler_;
   asio::io_context io_;  // never run: sockets need one, but all I/O here is blocking
   tcp::acceptor acceptor_{io_};
-  std::unique_ptr<asio::ssl::context> tls_;
+  SslCtxPtr tls_;
   int port_ = 0;
   std::thread accept_thread_;
   std::thread watchdog_thread_;
@@ -388,6 +374,10 @@ void Connection::Run() {
 }
 
 void Connection::Close() {
+  // close_notify while the descriptor is still ours (it may be reused once released); a peer
+  // that does not read gets a short deadline.
+  Arm(1000);
+  transport_->Conn().CloseNotify();
   Disarm();
   server_.Release(*rec_, transport_->Socket());
 }
@@ -708,33 +698,13 @@ Status ServerImpl::InitTls() {
                   "TLS needs a serving certificate and key: set cert_file and key_file, "
                   "or disable TLS");
   }
-  tls_ = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
-  error_code ec;
-  tls_->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
-                        asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
-                        asio::ssl::context::no_tlsv1_1 | asio::ssl::context::single_dh_use,
-                    ec);
-  if (tls_->use_certificate_chain_file(options_.cert_file, ec); ec) {
-    return Status(Code::kInvalid, "cannot load TLS certificate " + options_.cert_file + ": " +
-                                      ec.message() + "; check that it is a readable PEM file");
-  }
-  if (tls_->use_private_key_file(options_.key_file, asio::ssl::context::pem, ec); ec) {
-    return Status(Code::kInvalid, "cannot load TLS key " + options_.key_file + ": " + ec.message() +
-                                      "; check that it is a readable PEM key matching the "
-                                      "certificate");
-  }
-  if (!options_.client_ca_file.empty()) {
-    if (tls_->load_verify_file(options_.client_ca_file, ec); ec) {
-      return Status(Code::kInvalid,
-                    "cannot load client CA " + options_.client_ca_file + ": " + ec.message());
-    }
-    // Ask for a certificate but accept clients without one (they may use tokens instead).
-    tls_->set_verify_mode(asio::ssl::verify_peer, ec);
-    if (STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(options_.client_ca_file.c_str())) {
-      SSL_CTX_set_client_CA_list(tls_->native_handle(), names);
-    }
-  }
-  SSL_CTX_set_alpn_select_cb(tls_->native_handle(), SelectAlpn, nullptr);
+  TlsContextOptions o;
+  o.server = true;
+  o.cert_file = options_.cert_file;
+  o.key_file = options_.key_file;
+  o.verify_peer = !options_.client_ca_file.empty();
+  o.ca_file = options_.client_ca_file;
+  KUMO_ASSIGN_OR_RETURN(tls_, NewTlsContext(o));
   return Status::Ok();
 }
 
@@ -802,8 +772,7 @@ void ServerImpl::Spawn(tcp::socket socket) {
     std::string remote = FormatEndpoint(socket.remote_endpoint(ec));
     auto rec = std::make_shared<ConnRecord>();
     rec->fd = socket.native_handle();
-    auto transport =
-        std::make_unique<Transport>(std::move(socket), tls_ ? tls_->native_handle() : nullptr);
+    auto transport = std::make_unique<Transport>(std::move(socket), tls_.get());
     std::lock_guard lock(mu_);
     const uint64_t id = next_id_++;
     rec->id = id;

@@ -112,11 +112,14 @@ SocketConn::SocketConn(int fd, SSL* ssl, bool owns_fd) : fd_(fd), ssl_(ssl), own
 }
 
 SocketConn::~SocketConn() {
-  if (ssl_ != nullptr) {
-    if (!shut_down_ && SSL_is_init_finished(ssl_)) SSL_shutdown(ssl_);  // close_notify
-    SSL_free(ssl_);
-  }
+  CloseNotify();
+  if (ssl_ != nullptr) SSL_free(ssl_);
   if (owns_fd_ && fd_ >= 0) close(fd_);
+}
+
+void SocketConn::CloseNotify() {
+  if (ssl_ != nullptr && !shut_down_ && SSL_is_init_finished(ssl_)) SSL_shutdown(ssl_);
+  shut_down_ = true;
 }
 
 bool SocketConn::Pending() const { return ssl_ != nullptr && SSL_pending(ssl_) > 0; }

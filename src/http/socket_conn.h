@@ -27,6 +27,10 @@ class SocketConn final : public Conn {
   Status Write(std::string_view data) override;
   void Shutdown() override;
 
+  // Sends TLS close_notify once (no-op for plain TCP or a broken session). The destructor
+  // does it too; call it first when someone else closes the descriptor.
+  void CloseNotify();
+
   SSL* ssl() const { return ssl_; }
   // Blocking TLS handshakes (no-ops for plain TCP).
   Status Accept();

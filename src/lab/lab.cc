@@ -9,6 +9,7 @@
 #include <chrono>
 #include <filesystem>
 #include <iostream>
+#include <sstream>
 #include <thread>
 
 #include "agent/network/bird_process.h"
@@ -16,6 +17,7 @@
 #include "agent/runtime/subprocess.h"
 #include "agent/image/image_registry.h"
 #include "client/connect.h"
+#include "client/node_identity.h"
 #include "common/file_util.h"
 #include "common/json.h"
 
@@ -92,6 +94,17 @@ Status Exec(const std::string& ns, const std::vector<std::string>& argv) {
   full.insert(full.end(), argv.begin(), argv.end());
   auto r = agent::RunChecked(full);
   return r.status();
+}
+
+// Starts the agent of node `i` in its namespace; returns its pid.
+StatusOr<int> StartAgent(const std::string& data_dir, int id, int i, const std::string& kumo) {
+  const std::string name = "node" + std::to_string(i);
+  const std::string dir = data_dir + "/" + name;
+  return SpawnDaemon({"ip", "netns", "exec", Ns(id, name), kumo, "agent", "--kubeconfig",
+                      dir + "/kubeconfig.yaml", "--node-name", name, "--node-ip", NodeIp(i),
+                      "--data-dir", dir, "--accel", "tcg", "--listen", MgmtNodeIp(id, i) + ":10250",
+                      "--advertise-address", MgmtNodeIp(id, i)},
+                     dir + "/agent.log");
 }
 
 // Kills QEMU and BIRD processes whose command line mentions `fragment` (the lab's data dir).
@@ -211,7 +224,9 @@ Status Up(const LabOptions& o) {
   std::string listen = MgmtHostIp(o.id) + ":" + std::to_string(o.api_port);
   KUMO_ASSIGN_OR_RETURN(int server_pid,
                         SpawnDaemon({kumo, "server", "--data-dir", o.data_dir + "/server", "--listen", listen,
-                                     "--tls-san", MgmtHostIp(o.id)},
+                                     "--tls-san", MgmtHostIp(o.id),
+                                     // A lab shows failover quickly.
+                                     "--node-monitor-grace-seconds", "20", "--vm-eviction-seconds", "10"},
                                     o.data_dir + "/server/server.log"));
   KUMO_RETURN_IF_ERROR(record_pid("server", server_pid));
   std::string kubeconfig = KubeconfigPath(o.data_dir);
@@ -252,12 +267,12 @@ Status Up(const LabOptions& o) {
     Progress("starting the agent of " + name);
     std::string dir = o.data_dir + "/" + name;
     fs::create_directories(dir, ec);
-    KUMO_ASSIGN_OR_RETURN(int pid, SpawnDaemon({"ip", "netns", "exec", Ns(o.id, name), kumo, "agent",
-                                                "--kubeconfig", kubeconfig, "--node-name", name,
-                                                "--node-ip", NodeIp(i), "--data-dir", dir, "--accel", "tcg",
-                                                "--listen", MgmtNodeIp(o.id, i) + ":10250",
-                                                "--advertise-address", MgmtNodeIp(o.id, i)},
-                                               dir + "/agent.log"));
+    // Each agent runs with its own node identity, not the admin's.
+    KUMO_ASSIGN_OR_RETURN(client::Kubeconfig node_kc,
+                          client::IssueNodeKubeconfig(o.data_dir + "/server", name));
+    KUMO_RETURN_IF_ERROR(
+        WriteFileAtomic(dir + "/kubeconfig.yaml", client::RenderKubeconfig(node_kc), 0600));
+    KUMO_ASSIGN_OR_RETURN(int pid, StartAgent(o.data_dir, o.id, i, kumo));
     KUMO_RETURN_IF_ERROR(record_pid("agent-" + name, pid));
   }
   for (int i = 1; i <= o.nodes; ++i) {
@@ -300,6 +315,47 @@ Status Down(const std::string& data_dir) {
   RunIp({"link", "del", Bridge(id)});
   if (!pool.empty()) agent::net::DeleteUnreachableRoute(pool);
   fs::remove(StatePath(data_dir));
+  return Status::Ok();
+}
+
+namespace {
+
+// The lab's state and node number of `node` ("node3" -> 3).
+StatusOr<std::pair<json::value, int>> LabNode(const std::string& data_dir, const std::string& node) {
+  KUMO_ASSIGN_OR_RETURN(std::string text, ReadFileToString(StatePath(data_dir)));
+  KUMO_ASSIGN_OR_RETURN(json::value state, ParseJson(text));
+  int nodes = static_cast<int>(state.at("nodes").as_int64());
+  for (int i = 1; i <= nodes; ++i) {
+    if (node == "node" + std::to_string(i)) return std::make_pair(std::move(state), i);
+  }
+  return NotFound("no node \"" + node + "\" in this lab; nodes are node1..node" + std::to_string(nodes));
+}
+
+}  // namespace
+
+Status FailNode(const std::string& data_dir, const std::string& node) {
+  KUMO_ASSIGN_OR_RETURN(auto lab, LabNode(data_dir, node));
+  int id = static_cast<int>(lab.first.at("id").as_int64());
+  KUMO_ASSIGN_OR_RETURN(auto pids, RunIp({"netns", "pids", Ns(id, node)}));
+  int killed = 0;
+  std::istringstream in(pids);
+  for (int pid; in >> pid;) {
+    if (pid != getpid() && kill(pid, SIGKILL) == 0) ++killed;
+  }
+  Progress(node + ": killed " + std::to_string(killed) + " processes (agent, BIRD, VMs)");
+  return Status::Ok();
+}
+
+Status RecoverNode(const std::string& data_dir, const std::string& node) {
+  KUMO_ASSIGN_OR_RETURN(auto lab, LabNode(data_dir, node));
+  json::value& state = lab.first;
+  int id = static_cast<int>(state.at("id").as_int64());
+  int old = static_cast<int>(GetInt(state, {"pids", "agent-" + node}, 0));
+  if (Alive(old)) return Conflict("the agent of " + node + " is running (pid " + std::to_string(old) + ")");
+  KUMO_ASSIGN_OR_RETURN(int pid, StartAgent(data_dir, id, lab.second, SelfExecutable()));
+  state.at("pids").as_object()["agent-" + node] = pid;
+  KUMO_RETURN_IF_ERROR(WriteFileAtomic(StatePath(data_dir), json::serialize(state), 0644));
+  Progress(node + ": agent started again (pid " + std::to_string(pid) + ")");
   return Status::Ok();
 }
 

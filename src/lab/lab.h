@@ -30,6 +30,11 @@ Status Up(const LabOptions& options);
 // Stops every process of the lab (by pid), deletes its namespaces, links and routes.
 // Idempotent: OK when nothing is left.
 Status Down(const std::string& data_dir);
+// Simulates a node failure: kills every process in the node's namespace (its agent, BIRD
+// and VMs), as a power cut would.
+Status FailNode(const std::string& data_dir, const std::string& node);
+// Starts a failed node's agent again (it registers and adopts or cleans up what is left).
+Status RecoverNode(const std::string& data_dir, const std::string& node);
 // A human-readable report: hosts, processes, BGP sessions at the top of rack.
 StatusOr<std::string> StatusReport(const std::string& data_dir);
 // The namespace of HOST (node1..nodeN, tor, outside) in the lab at data_dir.

@@ -13,12 +13,6 @@ int64_t MemoryOverhead(int64_t guest_bytes, int vcpus) {
 
 namespace {
 
-int64_t IntAt(const json::value& v, std::initializer_list<std::string_view> path, int64_t def) {
-  const json::value* f = Find(v, path);
-  if (f && (f->is_int64() || f->is_uint64())) return f->to_number<int64_t>();
-  return def;
-}
-
 StatusOr<double> QuantityAt(const json::value& v, std::initializer_list<std::string_view> path) {
   const json::value* f = Find(v, path);
   if (!f) return -1.0;
@@ -45,8 +39,8 @@ StatusOr<Request> RequestForVmi(const json::value& vmi, const Config& config) {
   if (!spec) return BadRequest("the VMI has no spec");
   const json::value* domain = Find(*spec, {"domain"});
   if (!domain) return BadRequest("the VMI has no spec.domain");
-  int64_t vcpus = IntAt(*domain, {"cpu", "sockets"}, 1) * IntAt(*domain, {"cpu", "cores"}, 1) *
-                  IntAt(*domain, {"cpu", "threads"}, 1);
+  int64_t vcpus = GetInt(*domain, {"cpu", "sockets"}, 1) * GetInt(*domain, {"cpu", "cores"}, 1) *
+                  GetInt(*domain, {"cpu", "threads"}, 1);
   KUMO_ASSIGN_OR_RETURN(double cpu_request, QuantityAt(*domain, {"resources", "requests", "cpu"}));
   r.cpu_millis = cpu_request >= 0 ? static_cast<int64_t>(std::ceil(cpu_request * 1000))
                                   : static_cast<int64_t>(std::ceil(vcpus * 1000 / config.cpu_allocation_ratio));

@@ -34,6 +34,7 @@
 #include "server/tenancy.h"
 #include "server/tenancy_admission.h"
 #include "server/tokens.h"
+#include "controller/node_lifecycle.h"
 #include "server/vm_console.h"
 #include "server/vm_subresources.h"
 #include "store/event_store.h"
@@ -102,6 +103,7 @@ class ApiServerImpl : public ApiServer {
   std::unique_ptr<controller::Ipam> ipam_;
   std::unique_ptr<controller::IpamController> ipam_controller_;
   std::unique_ptr<scheduler::Scheduler> scheduler_;
+  std::unique_ptr<controller::NodeLifecycleController> node_lifecycle_;
   // Multi-tenancy: events apart, tenants, authorization, fair queuing, audit.
   std::unique_ptr<store::EventStore> event_store_;
   std::unique_ptr<StoreBinding> events_binding_;
@@ -180,8 +182,14 @@ Status ApiServerImpl::Init() {
         KUMO_ASSIGN_OR_RETURN(Amounts used, tenant_policy_->Usage(ns));
         return AmountsToJson(used);
       });
+  controller::NodeLifecycleOptions nlo;
+  nlo.grace = std::chrono::seconds(options_.node_monitor_grace_seconds);
+  nlo.eviction = std::chrono::seconds(options_.vm_eviction_seconds);
+  node_lifecycle_ = std::make_unique<controller::NodeLifecycleController>(*store_, *cache_, *events_,
+                                                                          RealClock::Get(), nlo);
   vm_controller_->Start();
   scheduler_->Start();
+  node_lifecycle_->Start();
   tenant_controller_->Start();
   ipam_controller_->Start();
 
@@ -300,6 +308,7 @@ void ApiServerImpl::Stop() {
   if (http_) http_->Stop();
   if (sweeper_.joinable()) sweeper_.join();
   if (scheduler_) scheduler_->Stop();
+  if (node_lifecycle_) node_lifecycle_->Stop();
   if (ipam_controller_) ipam_controller_->Stop();
   if (vm_controller_) vm_controller_->Stop();
   if (tenant_controller_) tenant_controller_->Stop();

@@ -20,6 +20,10 @@ struct ApiServerOptions {
   size_t watch_history = 100000;          // events the watch cache keeps for watch resumption
   int64_t retain_revisions = 100000;      // store history kept by compaction
   bool durable = true;                    // fsync each commit (group commit shares the fsync)
+  // Node failure: a node whose Lease is older than this is unreachable; its VMIs fail (and
+  // restart elsewhere) this long after that.
+  int node_monitor_grace_seconds = 40;
+  int vm_eviction_seconds = 20;
 };
 
 // Start() from one thread, then Stop() (or destruction). Request handling is multi-threaded.

@@ -12,12 +12,6 @@ namespace {
 
 constexpr char kReservationAnnotation[] = "kumo.io/ip-reservation";
 
-int64_t IntAt(const json::value& v, std::initializer_list<std::string_view> path, int64_t def) {
-  const json::value* f = Find(v, path);
-  if (f && (f->is_int64() || f->is_uint64())) return f->to_number<int64_t>();
-  return def;
-}
-
 // A quantity at `path` in base units; -1 when absent, Invalid when malformed.
 StatusOr<double> QuantityAt(const json::value& v, std::initializer_list<std::string_view> path) {
   const json::value* f = Find(v, path);
@@ -40,8 +34,8 @@ StatusOr<std::pair<int64_t, int64_t>> SizeOfSpec(const json::value* spec, const 
     return Status(Code::kInvalid, what + " has no spec.domain to count against the quota");
   int64_t vcpus = 1;
   if (Find(*domain, {"cpu"})) {
-    vcpus = IntAt(*domain, {"cpu", "sockets"}, 1) * IntAt(*domain, {"cpu", "cores"}, 1) *
-            IntAt(*domain, {"cpu", "threads"}, 1);
+    vcpus = GetInt(*domain, {"cpu", "sockets"}, 1) * GetInt(*domain, {"cpu", "cores"}, 1) *
+            GetInt(*domain, {"cpu", "threads"}, 1);
   } else {
     KUMO_ASSIGN_OR_RETURN(double cpu, QuantityAt(*domain, {"resources", "requests", "cpu"}));
     if (cpu > 0) vcpus = static_cast<int64_t>(std::ceil(cpu));
@@ -160,7 +154,7 @@ Amounts ClaimOfReservation(const json::value& reservation) {
       addrs && addrs->is_array()) {
     a.ips = static_cast<int64_t>(addrs->get_array().size());
   } else {
-    a.ips = IntAt(reservation, {"spec", "count"}, 0);
+    a.ips = GetInt(reservation, {"spec", "count"}, 0);
   }
   return a;
 }

@@ -3,8 +3,11 @@ over BGP through the top of rack; the same IP follows the VM to the other node; 
 withdraws its route; an automatically assigned IP survives a restart. And the user's view: from
 the outside host (a workstation that reaches the API server and, through the top of rack, the
 VMs), one `kumo vm create --wait` returns the IP once it answers, and the console log of a VM on
-a lab node comes through the API server."""
+a lab node comes through the API server. Last, a node fails (its agent, BIRD and VMs killed):
+its VM comes back on the other node with the same IP, reachable from outside, and the failed
+node rejoins cleanly."""
 import json
+import subprocess
 import tempfile
 import time
 import unittest
@@ -112,6 +115,67 @@ class LabNetworkTest(unittest.TestCase):
         self.assertIn("KUMO-BOOT-OK", r.stdout)
         r = kumo("vm", "delete", "cli1", "--wait", timeout=200)
         self.assertEqual(r.returncode, 0, r.stderr)
+
+    def node(self, name):
+        r = self.lab.kubectl("get", "node", name, "-o", "json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return json.loads(r.stdout)
+
+    def test_vm_comes_back_elsewhere_when_its_node_fails(self):
+        ip = "10.100.0.77"
+        self.k("apply", "-f", "-", input=json.dumps({
+            "apiVersion": "kumo.io/v1alpha1", "kind": "IPReservation",
+            "metadata": {"name": "ha", "namespace": NS}, "spec": {"addresses": [ip]}}))
+        vm = vm_manifest("ha", namespace=NS, run_strategy="Always")
+        vm["metadata"]["annotations"] = {"kumo.io/ip-reservation": "ha"}
+        vm["spec"]["template"]["spec"]["domain"]["devices"]["interfaces"] = [{"name": "default", "bridge": {}}]
+        self.k("apply", "-f", "-", input=json.dumps(vm))
+        wait_for(lambda: self.vmi("ha", ".status.phase") == "Running", 240, what="ha Running")
+        first = self.vmi("ha", ".status.nodeName")
+        other = "node2" if first == "node1" else "node1"
+        wait_for(lambda: self.lab.fetch(ip), 180, interval=1, what="outside reaches ha")
+        old_uid = self.vmi("ha", ".metadata.uid")
+
+        failed_at = time.time()
+        r = subprocess.run([KUMO, "lab", "fail", first, "--data-dir", self.lab.data_dir],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        # The node is marked unreachable, the VMI fails, and a new one runs on the other node.
+        wait_for(lambda: self.vmi("ha", ".status.nodeName") == other and
+                 self.vmi("ha", ".status.phase") == "Running", 300, interval=1,
+                 what=f"ha Running again on {other}")
+        self.assertNotEqual(self.vmi("ha", ".metadata.uid"), old_uid)
+        self.assertEqual(self.vmi("ha", ".status.interfaces[0].ipAddress"), ip)
+        node = self.node(first)
+        ready = next(c for c in node["status"]["conditions"] if c["type"] == "Ready")
+        self.assertEqual(ready["status"], "Unknown")
+        self.assertIn({"key": "node.kubernetes.io/unreachable", "effect": "NoExecute"},
+                      [{"key": t["key"], "effect": t["effect"]} for t in node["spec"].get("taints", [])])
+        other_ip = "10.250.2.2" if other == "node2" else "10.250.1.2"
+        wait_for(lambda: other_ip in self.lab.tor_route(ip), 120, interval=0.5,
+                 what=f"top of rack routes {ip} to {other}")
+        page = wait_for(lambda: self.lab.fetch(ip), 180, interval=1, what="outside reaches ha on the other node")
+        self.assertIn(ip, page)
+        print(f"\n  {first} failed; ha answered again on {ip} from {other} after "
+              f"{time.time() - failed_at:.0f}s")
+        events = self.k("get", "events", "-n", NS, "--field-selector", "involvedObject.name=ha")
+        self.assertIn("NodeUnresponsive", events)
+
+        # The failed node comes back: it is Ready and untainted again, and the VM stays put.
+        r = subprocess.run([KUMO, "lab", "recover", first, "--data-dir", self.lab.data_dir],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+        def healthy():
+            n = self.node(first)
+            ready = next(c for c in n["status"]["conditions"] if c["type"] == "Ready")
+            return ready["status"] == "True" and not any(
+                t["key"] == "node.kubernetes.io/unreachable" for t in n["spec"].get("taints", []))
+        wait_for(healthy, 120, interval=1, what=f"{first} Ready again")
+        time.sleep(3)
+        self.assertEqual(self.vmi("ha", ".status.nodeName"), other)
+        self.assertIn(other_ip, self.lab.tor_route(ip))
+        self.assertIn(ip, self.lab.fetch(ip))
 
 
 def subprocess_put(lab, path):

@@ -30,6 +30,7 @@
 #include <optional>
 
 #include "http/socket_conn.h"
+#include "http/tls_context.h"
 
 namespace kumo::client {
 
@@ -382,41 +383,14 @@ struct HttpClient::Impl {
 Status HttpClient::Impl::Init() {
   KUMO_ASSIGN_OR_RETURN(url, ParseUrl(options.url));
   if (!url.tls) return Status::Ok();
-  tls = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_client);
-  error_code ec;
-  tls->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
-                       asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
-                       asio::ssl::context::no_tlsv1_1,
-                   ec);
-  if (options.insecure_skip_verify || !options.pinned_cert_sha256.empty()) {
-    tls->set_verify_mode(asio::ssl::verify_none, ec);
-  } else {
-    tls->set_verify_mode(asio::ssl::verify_peer, ec);
-    if (!options.ca_pem.empty()) {
-      if (tls->add_certificate_authority(asio::buffer(options.ca_pem), ec); ec) {
-        return BadRequest("the CA data for " + options.url +
-                          " is not a valid PEM certificate: " + ec.message());
-      }
-    } else if (tls->set_default_verify_paths(ec); ec) {
-      return Internal("cannot load the system CA certificates: " + ec.message() +
-                      "; give the server's CA explicitly");
-    }
-  }
-  if (!options.client_cert_pem.empty() || !options.client_key_pem.empty()) {
-    if (options.client_cert_pem.empty() || options.client_key_pem.empty()) {
-      return BadRequest("a client certificate needs both the certificate and its key");
-    }
-    if (tls->use_certificate_chain(asio::buffer(options.client_cert_pem), ec); ec) {
-      return BadRequest("the client certificate is not valid PEM: " + ec.message());
-    }
-    if (tls->use_private_key(asio::buffer(options.client_key_pem), asio::ssl::context::pem, ec);
-        ec) {
-      return BadRequest("the client key is not a valid PEM key matching the certificate: " +
-                        ec.message());
-    }
-  }
-  static const unsigned char kAlpn[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
-  SSL_CTX_set_alpn_protos(tls->native_handle(), kAlpn, sizeof(kAlpn));
+  http::TlsContextOptions o;
+  o.cert_pem = options.client_cert_pem;
+  o.key_pem = options.client_key_pem;
+  o.verify_peer = !options.insecure_skip_verify && options.pinned_cert_sha256.empty();
+  o.ca_pem = options.ca_pem;
+  o.peer = options.url;
+  KUMO_ASSIGN_OR_RETURN(http::SslCtxPtr ctx, http::NewTlsContext(o));
+  tls = std::make_unique<asio::ssl::context>(ctx.release());
   return Status::Ok();
 }
 

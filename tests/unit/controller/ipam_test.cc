@@ -2,47 +2,25 @@
 
 #include <gtest/gtest.h>
 
-#include <filesystem>
-
 #include "api/object.h"
 #include "api/resource.h"
-#include "store/sqlite/sqlite_store.h"
+#include "controller_fixture.h"
 
 namespace kumo::controller {
 namespace {
 
-namespace fs = std::filesystem;
-using std::chrono::milliseconds;
-
-class IpamTest : public ::testing::Test {
+class IpamTest : public testing::ControllerFixture {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("kumo-ipam-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-    store::SqliteOptions o;
-    o.path = (dir_ / "db").string();
-    o.durable = false;
-    store_ = std::move(store::OpenSqliteStore(o)).value();
-    cache_ = std::make_unique<store::WatchCache>(
-        *store_, "/registry/",
-        [](const json::value& parsed, store::CachedObject& obj) {
+  IpamTest()
+      : ControllerFixture([](const json::value& parsed, store::CachedObject& obj) {
           obj.fields.emplace_back("metadata.name", GetString(parsed, {"metadata", "name"}));
           for (auto f : {"spec.pool", "spec.namespace", "spec.vm", "spec.reservation"}) {
             obj.fields.emplace_back(f, api::FieldValue(parsed, f));
           }
-        },
-        1000);
-    ASSERT_TRUE(cache_->Start().ok());
+        }) {}
+  void SetUp() override {
+    ASSERT_NO_FATAL_FAILURE(ControllerFixture::SetUp());
     ipam_ = std::make_unique<Ipam>(*store_, *cache_);
-  }
-  void TearDown() override {
-    ipam_.reset();
-    cache_.reset();
-    store_.reset();
-    fs::remove_all(dir_);
   }
   void AddPool(const std::string& name, const std::string& cidr, json::array namespaces = {}) {
     json::value p = json::object{{"apiVersion", "kumo.io/v1alpha1"}, {"kind", "IPPool"},
@@ -59,12 +37,7 @@ class IpamTest : public ::testing::Test {
     auto& r = *api::DefaultRegistry().Find("kumo.io", "v1alpha1", "ipreservations");
     ASSERT_TRUE(store_->Create(r.Key(ns, name), api::SerializeForStore(p)).ok());
   }
-  // The cache serves the IPAM's lookups: wait until it has every write.
-  void Sync() { ASSERT_TRUE(cache_->WaitForRevision(store_->CurrentRevision(), milliseconds(5000)).ok()); }
 
-  fs::path dir_;
-  std::unique_ptr<store::Store> store_;
-  std::unique_ptr<store::WatchCache> cache_;
   std::unique_ptr<Ipam> ipam_;
 };
 

@@ -2,40 +2,23 @@
 
 #include <gtest/gtest.h>
 
-#include <filesystem>
-
 #include "api/object.h"
-#include "api/resource.h"
-#include "store/sqlite/sqlite_store.h"
+#include "controller_fixture.h"
 
 namespace kumo::controller {
 namespace {
 
-namespace fs = std::filesystem;
-
 const std::string kTenantKey = "/registry/kumo.io/tenants/acme";
 const std::string kNsKey = "/registry/core/namespaces/acme";
 
-class TenantControllerTest : public ::testing::Test {
+class TenantControllerTest : public testing::ControllerFixture {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("kumo-tc-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-    store::SqliteOptions o;
-    o.path = (dir_ / "db").string();
-    o.durable = false;
-    store_ = std::move(store::OpenSqliteStore(o)).value();
-    cache_ = std::make_unique<store::WatchCache>(
-        *store_, "/registry/",
-        [](const json::value& parsed, store::CachedObject& obj) {
+  TenantControllerTest()
+      : ControllerFixture([](const json::value& parsed, store::CachedObject& obj) {
           obj.fields.emplace_back("metadata.name", GetString(parsed, {"metadata", "name"}));
-        },
-        1000);
-    ASSERT_TRUE(cache_->Start().ok());
-    events_ = std::make_unique<EventRecorder>(*store_, clock_, "test");
+        }) {}
+  void SetUp() override {
+    ASSERT_NO_FATAL_FAILURE(ControllerFixture::SetUp());
     ctl_ =
         std::make_unique<TenantController>(*store_, *cache_, *events_, clock_,
                                            [this](const std::string& ns) -> StatusOr<json::object> {
@@ -48,24 +31,8 @@ class TenantControllerTest : public ::testing::Test {
                                  {"spec", json::object{}}};
     ASSERT_TRUE(store_->Create(kTenantKey, api::SerializeForStore(t)).ok());
   }
-  void TearDown() override {
-    ctl_.reset();
-    cache_.reset();
-    store_.reset();
-    fs::remove_all(dir_);
-  }
-  std::optional<json::value> Get(const std::string& key) {
-    auto kv = store_->Get(key);
-    if (!kv.ok()) return std::nullopt;
-    return *api::ParseStored(kv->value, kv->mod_revision);
-  }
   StatusOr<Result> Reconcile() { return ctl_->Reconcile(kTenantKey); }
 
-  fs::path dir_;
-  FakeClock clock_;
-  std::unique_ptr<store::Store> store_;
-  std::unique_ptr<store::WatchCache> cache_;
-  std::unique_ptr<EventRecorder> events_;
   std::unique_ptr<TenantController> ctl_;
   int vms_ = 0;
   int usage_calls_ = 0;
@@ -117,7 +84,7 @@ TEST_F(TenantControllerTest, DeletionTakesTheNamespaceAndTokensFirst) {
                                 {"labels", json::object{{"kumo.io/tenant", "acme"}}}}}};
   const std::string token_key = "/registry/core/secrets/kumo-system/token-x";
   ASSERT_TRUE(store_->Create(token_key, api::SerializeForStore(token)).ok());
-  ASSERT_TRUE(cache_->WaitForRevision(store_->CurrentRevision(), std::chrono::seconds(5)).ok());
+  Sync();
   // What the API server does on DELETE of an object with finalizers.
   auto t = *Get(kTenantKey);
   t.as_object()["metadata"].as_object()["deletionTimestamp"] = "2024-01-01T00:00:00Z";

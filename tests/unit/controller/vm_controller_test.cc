@@ -2,17 +2,13 @@
 
 #include <gtest/gtest.h>
 
-#include <filesystem>
-
 #include "api/flavors.h"
 #include "api/object.h"
 #include "api/resource.h"
-#include "store/sqlite/sqlite_store.h"
+#include "controller_fixture.h"
 
 namespace kumo::controller {
 namespace {
-
-namespace fs = std::filesystem;
 
 const api::ResourceInfo& R(const char* group, const char* version, const char* plural) {
   return *api::DefaultRegistry().Find(group, version, plural);
@@ -20,21 +16,10 @@ const api::ResourceInfo& R(const char* group, const char* version, const char* p
 const std::string kVmKey = "/registry/kubevirt.io/virtualmachines/demo/vm1";
 const std::string kVmiKey = "/registry/kubevirt.io/virtualmachineinstances/demo/vm1";
 
-class VmControllerTest : public ::testing::Test {
+class VmControllerTest : public testing::ControllerFixture {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("kumo-vmc-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-    store::SqliteOptions o;
-    o.path = (dir_ / "db").string();
-    o.durable = false;
-    store_ = std::move(store::OpenSqliteStore(o)).value();
-    cache_ = std::make_unique<store::WatchCache>(*store_, "/registry/", nullptr, 1000);
-    ASSERT_TRUE(cache_->Start().ok());
-    events_ = std::make_unique<EventRecorder>(*store_, clock_, "test");
+    ASSERT_NO_FATAL_FAILURE(ControllerFixture::SetUp());
     VmControllerOptions opts;
     opts.backoff_base = std::chrono::seconds(5);
     ctl_ = std::make_unique<VmController>(*store_, *cache_, *events_, clock_, opts);
@@ -43,13 +28,6 @@ class VmControllerTest : public ::testing::Test {
       ASSERT_TRUE(store_->Create(it.Key("", GetString(f, {"metadata", "name"})), api::SerializeForStore(f)).ok());
     }
   }
-  void TearDown() override {
-    ctl_.reset();
-    cache_.reset();
-    store_.reset();
-    fs::remove_all(dir_);
-  }
-
   void CreateVm(const std::string& strategy, const std::string& instancetype = "k1.tiny") {
     json::value vm = *ParseJson(R"({"apiVersion":"kubevirt.io/v1","kind":"VirtualMachine",
       "metadata":{"name":"vm1","namespace":"demo","uid":"vm-uid-1","generation":1},
@@ -58,19 +36,6 @@ class VmControllerTest : public ::testing::Test {
     vm.at("spec").as_object()["runStrategy"] = strategy;
     vm.at("spec").as_object()["instancetype"] = json::object{{"name", instancetype}};
     ASSERT_TRUE(store_->Create(kVmKey, api::SerializeForStore(vm)).ok());
-  }
-  std::optional<json::value> Get(const std::string& key) {
-    auto kv = store_->Get(key);
-    if (!kv.ok()) return std::nullopt;
-    return *api::ParseStored(kv->value, kv->mod_revision);
-  }
-  void Mutate(const std::string& key, const std::function<void(json::value&)>& fn) {
-    auto res = store::GuaranteedUpdate(*store_, key, [&](const store::KeyValue& cur) -> StatusOr<std::string> {
-      json::value v = *ParseJson(cur.value);
-      fn(v);
-      return api::SerializeForStore(v);
-    });
-    ASSERT_TRUE(res.ok()) << res.status().ToString();
   }
   void SetVmiPhase(const std::string& phase) {
     Mutate(kVmiKey, [&](json::value& v) { EnsureObject(v, {"status"})["phase"] = phase; });
@@ -81,11 +46,6 @@ class VmControllerTest : public ::testing::Test {
   }
   std::string Printable() { return GetString(*Get(kVmKey), {"status", "printableStatus"}); }
 
-  fs::path dir_;
-  FakeClock clock_;
-  std::unique_ptr<store::Store> store_;
-  std::unique_ptr<store::WatchCache> cache_;
-  std::unique_ptr<EventRecorder> events_;
   std::unique_ptr<VmController> ctl_;
 };
 
@@ -138,6 +98,43 @@ TEST_F(VmControllerTest, AlwaysRestartsAfterAnyStopWithBackOffForCrashes) {
   Reconcile();
   Reconcile();
   EXPECT_TRUE(Get(kVmiKey));
+  EXPECT_EQ(GetString(*Get(kVmiKey), {"status", "phase"}), "Pending");
+}
+
+TEST_F(VmControllerTest, AnInstanceOnAReachableNodeWaitsForItsAgentOneOnAnUnreachableNodeDoesNot) {
+  CreateVm("Always");
+  Reconcile();
+  const std::string node_key = R("", "v1", "nodes").Key("", "n1");
+  ASSERT_TRUE(store_->Create(node_key, api::SerializeForStore(*ParseJson(
+      R"({"apiVersion":"v1","kind":"Node","metadata":{"name":"n1"},"spec":{}})"))).ok());
+  Mutate(kVmiKey, [](json::value& v) {
+    v.at("metadata").as_object()["finalizers"] = json::array{"kumo.io/vmi-cleanup"};
+    EnsureObject(v, {"status"})["nodeName"] = "n1";
+    v.at("status").as_object()["phase"] = "Failed";
+  });
+  Reconcile();
+  // The node's agent is alive: the instance is terminating until the agent releases it.
+  ASSERT_TRUE(Get(kVmiKey));
+  EXPECT_FALSE(GetString(*Get(kVmiKey), {"metadata", "deletionTimestamp"}).empty());
+  ASSERT_TRUE(store_->Delete(kVmiKey, 0).ok());
+  Reconcile();
+  ASSERT_TRUE(Get(kVmiKey));  // the replacement
+  // Now the node stops responding and the new instance fails there too.
+  Mutate(node_key, [](json::value& v) {
+    v.at("spec").as_object()["taints"] = json::array{
+        json::object{{"key", "node.kubernetes.io/unreachable"}, {"effect", "NoExecute"}}};
+  });
+  Mutate(kVmiKey, [](json::value& v) {
+    v.at("metadata").as_object()["finalizers"] = json::array{"kumo.io/vmi-cleanup"};
+    EnsureObject(v, {"status"})["nodeName"] = "n1";
+    v.at("status").as_object()["phase"] = "Failed";
+    v.at("status").as_object()["reason"] = "NodeUnresponsive";
+  });
+  Reconcile();  // no agent will release it: gone at once, and a new one follows
+  EXPECT_FALSE(Get(kVmiKey));
+  clock_.Advance(10);
+  Reconcile();
+  ASSERT_TRUE(Get(kVmiKey));
   EXPECT_EQ(GetString(*Get(kVmiKey), {"status", "phase"}), "Pending");
 }
 
