@@ -423,8 +423,11 @@ void ApiServerImpl::Route(const http::Request& req, const RequestInfo& info, con
     return;
   }
   if (info.group == "authorization.k8s.io") {
-    writer.Send(info.version == "v1" && info.resource == "selfsubjectaccessreviews" && info.verb == "create"
+    const bool create = info.version == "v1" && info.verb == "create";
+    writer.Send(create && info.resource == "selfsubjectaccessreviews"
                     ? authz_->ServeSelfSubjectAccessReview(user, req)
+                : create && info.resource == "selfsubjectrulesreviews"
+                    ? authz_->ServeSelfSubjectRulesReview(user, req)
                     : StatusResponse(NotFound("the server could not find the requested resource")));
     return;
   }

@@ -58,8 +58,7 @@ bool IsPublicCatalog(std::string_view group, std::string_view resource) {
 }
 
 // What a node agent reads.
-bool NodeMayRead(std::string_view group, std::string_view resource) {
-  static constexpr std::pair<std::string_view, std::string_view> kReadable[] = {
+constexpr std::pair<std::string_view, std::string_view> kNodeReadable[] = {
       {"", "nodes"},
       {"", "namespaces"},
       {"", "services"},
@@ -73,8 +72,10 @@ bool NodeMayRead(std::string_view group, std::string_view resource) {
       {"kumo.io", "ipallocations"},
       {"kumo.io", "bgppeers"},
       {"kumo.io", "bgpconfigurations"},
-  };
-  for (const auto& [g, r] : kReadable) {
+};
+
+bool NodeMayRead(std::string_view group, std::string_view resource) {
+  for (const auto& [g, r] : kNodeReadable) {
     if (g == group && (r == "*" || r == resource)) return true;
   }
   return false;
@@ -165,6 +166,33 @@ StatusOr<json::value> DecodeReviewProtobuf(std::string_view body) {
   }
   out["spec"] = std::move(js);
   return json::value(std::move(out));
+}
+
+// spec.namespace of a SelfSubjectRulesReview sent as protobuf: "k8s\0" + runtime.Unknown{raw
+// = 2} wrapping {spec = 2 {namespace = 1}}.
+StatusOr<std::string> RulesReviewNamespaceProtobuf(std::string_view body) {
+  constexpr std::string_view kMagic("k8s\0", 4);
+  if (body.substr(0, 4) != kMagic)
+    return BadRequest("the protobuf body lacks the Kubernetes prefix");
+  auto unknown = Fields(body.substr(4));
+  return std::string(Fields(Fields(unknown[2])[2])[1]);
+}
+
+json::object Rule(json::array verbs, json::array groups, json::array resources,
+                  json::array names = {}) {
+  json::object r{{"verbs", std::move(verbs)}, {"apiGroups", std::move(groups)},
+                 {"resources", std::move(resources)}};
+  if (!names.empty()) r["resourceNames"] = std::move(names);
+  return r;
+}
+
+const json::array& ReadVerbs() {
+  static const json::array verbs{"get", "list", "watch"};
+  return verbs;
+}
+const json::array& WriteVerbs() {
+  static const json::array verbs{"create", "update", "patch", "delete", "deletecollection"};
+  return verbs;
 }
 
 std::string Quote(std::string_view s) {
@@ -360,6 +388,76 @@ http::Response Authorizer::ServeSelfSubjectAccessReview(const UserInfo& user,
   return JsonResponse(201, json::serialize(out));
 }
 
+http::Response Authorizer::ServeSelfSubjectRulesReview(const UserInfo& user,
+                                                       const http::Request& req) const {
+  std::string ns;
+  if (req.Header("content-type").find("protobuf") != std::string::npos) {
+    auto got = RulesReviewNamespaceProtobuf(req.body);
+    if (!got.ok()) return StatusResponse(got.status());
+    ns = *got;
+  } else {
+    auto body = ParseJsonOrYaml(req.body);
+    if (!body.ok() || !body->is_object()) {
+      return StatusResponse(BadRequest("the body must be a SelfSubjectRulesReview object"));
+    }
+    ns = GetString(*body, {"spec", "namespace"});
+  }
+  Attributes who;
+  who.user = user.name;
+  who.groups = user.groups;
+  json::array resource_rules{Rule({"create"}, {kAuthzGroup},
+                                  {"selfsubjectaccessreviews", "selfsubjectrulesreviews"})};
+  json::array nonresource_rules{json::object{
+      {"verbs", json::array{"get"}},
+      {"nonResourceURLs", json::array{"/api", "/api/*", "/apis", "/apis/*", "/healthz", "/livez",
+                                      "/openapi", "/openapi/*", "/readyz", "/version",
+                                      "/version/"}}}};
+  if (HasGroup(who, kMastersGroup)) {
+    resource_rules.push_back(Rule({"*"}, {"*"}, {"*"}));
+    nonresource_rules.push_back(
+        json::object{{"verbs", json::array{"*"}}, {"nonResourceURLs", json::array{"*"}}});
+  } else if (std::string node = NodeNameOf(user); !node.empty()) {
+    for (const auto& [group, resource] : kNodeReadable) {
+      resource_rules.push_back(Rule(ReadVerbs(), {group}, {resource}));
+    }
+    resource_rules.push_back(Rule({"create"}, {""}, {"nodes", "events"}));
+    resource_rules.push_back(Rule({"update", "patch"}, {""}, {"nodes", "nodes/status"}, {node}));
+    resource_rules.push_back(Rule({"create"}, {"coordination.k8s.io"}, {"leases"}));
+    resource_rules.push_back(Rule({"update", "patch"}, {"coordination.k8s.io"}, {"leases"}, {node}));
+    resource_rules.push_back(Rule({"update", "patch"}, {"kubevirt.io"},
+                                  {"virtualmachineinstances", "virtualmachineinstances/status"}));
+    resource_rules.push_back(Rule({"update", "patch"}, {""}, {"events"}));
+  } else {
+    resource_rules.push_back(Rule(ReadVerbs(), {"instancetype.kubevirt.io"},
+                                  {"virtualmachineclusterinstancetypes",
+                                   "virtualmachineclusterpreferences"}));
+    resource_rules.push_back(Rule(ReadVerbs(), {"kumo.io"}, {"images"}));
+    auto tenant = ns.empty() ? nullptr : tenants_.Get(ns);
+    TenantRole role = tenant ? tenant->RoleOf(user.name) : TenantRole::kNone;
+    if (role != TenantRole::kNone) {
+      resource_rules.push_back(Rule({"get"}, {"kumo.io"}, {"tenants"}, {ns}));
+      resource_rules.push_back(Rule({"get"}, {""}, {"namespaces"}, {ns}));
+      for (const auto& r : kTenantRules) {
+        json::array verbs;
+        if (role >= r.read) verbs = ReadVerbs();
+        if (role >= r.write) {
+          for (const auto& v : WriteVerbs()) verbs.push_back(v);
+        }
+        if (!verbs.empty()) resource_rules.push_back(Rule(std::move(verbs), {r.group}, {r.resource}));
+      }
+    }
+  }
+  json::object out{
+      {"apiVersion", "authorization.k8s.io/v1"},
+      {"kind", "SelfSubjectRulesReview"},
+      {"metadata", json::object{{"creationTimestamp", nullptr}}},
+      {"spec", json::object{{"namespace", ns}}},
+      {"status", json::object{{"resourceRules", std::move(resource_rules)},
+                              {"nonResourceRules", std::move(nonresource_rules)},
+                              {"incomplete", false}}}};
+  return JsonResponse(201, json::serialize(out));
+}
+
 std::string AuthorizationGroupJson() {
   json::object gv{{"groupVersion", "authorization.k8s.io/v1"}, {"version", "v1"}};
   return json::serialize(json::object{{"kind", "APIGroup"},
@@ -375,10 +473,15 @@ std::string AuthorizationResourceListJson() {
                     {"namespaced", false},
                     {"kind", "SelfSubjectAccessReview"},
                     {"verbs", json::array{"create"}}};
+  json::object ssrr{{"name", "selfsubjectrulesreviews"},
+                    {"singularName", "selfsubjectrulesreview"},
+                    {"namespaced", false},
+                    {"kind", "SelfSubjectRulesReview"},
+                    {"verbs", json::array{"create"}}};
   return json::serialize(json::object{{"kind", "APIResourceList"},
                                       {"apiVersion", "v1"},
                                       {"groupVersion", "authorization.k8s.io/v1"},
-                                      {"resources", json::array{ssar}}});
+                                      {"resources", json::array{ssar, ssrr}}});
 }
 
 std::string WithAuthorizationGroup(const std::string& group_list) {

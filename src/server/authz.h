@@ -13,7 +13,8 @@
 //   Namespace (never change them). Status subresources are written by Kumo alone.
 //
 // Denials are 403 Forbidden in kube-apiserver's words; SelfSubjectAccessReview (what
-// `kubectl auth can-i` posts) is answered from the same decision.
+// `kubectl auth can-i` posts) is answered from the same decision, and SelfSubjectRulesReview
+// (`kubectl auth can-i --list`) lists the same rules.
 #pragma once
 
 #include <string>
@@ -63,6 +64,9 @@ class Authorizer {
   // POST /apis/authorization.k8s.io/v1/selfsubjectaccessreviews: whether the caller may do
   // what spec.resourceAttributes (or spec.nonResourceAttributes) describes.
   http::Response ServeSelfSubjectAccessReview(const UserInfo& user, const http::Request& req) const;
+  // POST /apis/authorization.k8s.io/v1/selfsubjectrulesreviews: what the caller may do in
+  // spec.namespace, as rules (`kubectl auth can-i --list`).
+  http::Response ServeSelfSubjectRulesReview(const UserInfo& user, const http::Request& req) const;
 
  private:
   Decision AuthorizeNode(const Attributes& a, const std::string& node) const;

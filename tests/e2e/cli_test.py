@@ -169,6 +169,11 @@ class CliE2ETest(unittest.TestCase):
             except websocket.WebSocketBadStatusException:
                 return False
         wait_for(reopened, 15, what="the console to be free again")
+        # A malformed tailLines is the client's mistake, explained.
+        code, body = self.server.request(
+            "GET", f"/apis/subresources.kubevirt.io/v1/namespaces/{NS}/virtualmachineinstances/web1/consolelog?tailLines=abc")
+        self.assertEqual(code, 400)
+        self.assertIn("tailLines must be a non-negative integer", body["message"])
         # A plain GET (no WebSocket upgrade) gets a Status saying what to do.
         code, body = self.server.request(
             "GET", f"/apis/subresources.kubevirt.io/v1/namespaces/{NS}/virtualmachineinstances/web1/console")
@@ -178,8 +183,21 @@ class CliE2ETest(unittest.TestCase):
     def test_04_stop_start_restart(self):
         self.assertIn("cannot start VM \"web1\": VM is already running (Conflict)",
                       self.fails(1, "vm", "start", "web1"))
-        r = self.kumo("vm", "stop", "web1", "--wait", timeout=200)
-        self.assertIn("web1: Stopped", r.stderr)
+        # A console attached while the VM stops ends by itself and says why.
+        attached = subprocess.Popen([KUMO, "vm", "console", "web1"], env=self.cli.env, stdin=subprocess.PIPE,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            time.sleep(2)
+            self.assertIsNone(attached.poll(), "the console should stay attached")
+            r = self.kumo("vm", "stop", "web1", "--wait", timeout=200)
+            self.assertIn("web1: Stopped", r.stderr)
+            _, err = attached.communicate(timeout=60)
+        finally:
+            if attached.poll() is None:
+                attached.kill()
+                attached.communicate()
+        self.assertEqual(attached.returncode, 0, err)
+        self.assertIn("The console of VM web1 closed (the VM stopped?)", err)
         self.assertEqual(qemu_pids(self.agent.data_dir, f"{NS}_web1"), [])
         self.assertIn("VM \"web1\" has no console log (it is Stopped)", self.fails(1, "vm", "log", "web1"))
         self.assertIn("not running", self.fails(1, "vm", "console", "web1"))

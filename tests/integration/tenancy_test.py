@@ -264,6 +264,22 @@ class TenancyTest(unittest.TestCase):
         self.assertForbidden(self.as_user("vera", "get", "secrets"))
         self.assertForbidden(self.as_user("vera", "delete", "vm", "st", "--wait=false"))
 
+    def test_auth_can_i_list_shows_each_roles_rules(self):
+        def rules(user, *args):
+            r = self.as_user(user, "auth", "can-i", "--list", *args, ok=True)
+            return {line.split()[0]: line for line in r.stdout.splitlines()[1:] if line and not line[0].isspace()}
+        vera, alice = rules("vera"), rules("alice")
+        self.assertIn("[get list watch]", vera["virtualmachines.kubevirt.io"])
+        self.assertNotIn("create", vera["virtualmachines.kubevirt.io"])
+        self.assertNotIn("secrets", vera)
+        self.assertIn("create", alice["virtualmachines.kubevirt.io"])
+        self.assertIn("delete", alice["secrets"])
+        self.assertIn("[a]", alice["tenants.kumo.io"])
+        # Another tenant's namespace: only the public catalog.
+        other = rules("alice", "-n", "b")
+        self.assertNotIn("virtualmachines.kubevirt.io", other)
+        self.assertIn("images.kumo.io", other)
+
     def test_consoles_are_for_members_of_the_vms_tenant(self):
         path = "/apis/subresources.kubevirt.io/v1/namespaces/{}/virtualmachineinstances/{}/console"
         # A viewer may read VMs but not type into them (as KubeVirt's view role).

@@ -17,7 +17,8 @@ struct NoCloudSeed {
 // The default meta-data for a VM: its instance id (the VMI uid) and hostname.
 std::string DefaultMetaData(const std::string& instance_id, const std::string& hostname);
 
-// Writes the seed image to `path` (replacing it) with mkfs.vfat and mcopy; no mounts.
+// Writes the seed image to `path` (replacing it) with mkfs.vfat and mcopy; no mounts. The same
+// seed gives the same bytes on every node (a live-migration target rebuilds the source's seed).
 // Thread-safe for distinct paths.
 Status WriteNoCloudSeed(const std::string& path, const NoCloudSeed& seed);
 

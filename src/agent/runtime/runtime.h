@@ -24,13 +24,13 @@ struct VmSpec {
   std::string image_format;  // "qcow2" or "raw"
   // cloud-init NoCloud seed; empty user_data means no seed disk.
   std::string user_data;
-  std::string meta_data;     // defaults to instance-id/local-hostname from the VMI
+  std::string meta_data;  // defaults to instance-id/local-hostname from the VMI
   std::string network_config;
   // Guest networking. "user": QEMU user-mode NAT (like KubeVirt's masquerade binding) with
   // host port forwards; "tap": an existing tap device (routed networking).
   std::string network_mode = "user";
   std::string tap_device;
-  std::string mac;  // "" = derived from the uid
+  std::string mac;                                 // "" = derived from the uid
   std::vector<std::pair<int, int>> host_forwards;  // (host port on 127.0.0.1, guest port)
 };
 
@@ -38,17 +38,29 @@ enum class VmPhase {
   kRunning,    // QEMU process alive, guest running
   kSucceeded,  // the guest powered itself off
   kFailed,     // QEMU exited or was killed without a guest shutdown
-  kAbsent,     // no trace of the VM on this node
+  kAbsent,     // no trace of the VM on this node, or it migrated away (VmStatus::migrated_to)
+  kIncoming,   // a live-migration target: QEMU alive, guest not resumed here yet
+};
+
+// Where a live-migration target listens: an NBD server that receives the disk while the guest
+// runs, and a port that receives RAM and device state. Nothing is encrypted or authenticated:
+// use addresses on a trusted node network only.
+struct MigrationEndpoint {
+  std::string host;        // an address of the target node that the source node can reach
+  int nbd_port = 0;        // 0 in StartIncoming: pick a free port
+  int migration_port = 0;  // 0 in StartIncoming: pick a free port
 };
 
 struct VmStatus {
   VmPhase phase = VmPhase::kAbsent;
   int pid = 0;
-  std::string detail;  // QEMU's own error output or exit reason, for Events
+  std::string detail;          // QEMU's own error output or exit reason, for Events
   std::string console_log;     // path of the serial console log
   std::string console_socket;  // path of the serial console UNIX socket
   int64_t started_at = 0;      // unix seconds
   bool kvm = false;            // accelerated with KVM (else TCG)
+  // Set (with phase kAbsent) once MigrateOut moved the VM away: "host:migration_port".
+  std::string migrated_to;
 };
 
 struct VmRef {
@@ -71,6 +83,34 @@ class Runtime {
   virtual std::vector<VmRef> List() = 0;
   // Removes the overlay, seed, sockets and logs of a stopped VM.
   virtual Status Cleanup(const std::string& ns, const std::string& name) = 0;
+
+  // Live migration with non-shared storage: the disk is copied over NBD while the guest runs,
+  // then RAM and device state follow. Three steps, driven by the caller across two nodes:
+  //   target: StartIncoming(spec, {host, 0, 0}) -> endpoint
+  //   source: MigrateOut(ns, name, endpoint, timeout)   (OK: the target has the VM)
+  //   target: FinishIncoming(ns, name, timeout)         (the guest runs on the target)
+  // When MigrateOut fails, the VM keeps running on the source; the caller then removes the
+  // target with Stop + Cleanup there.
+
+  // Target side: starts QEMU for `spec` (the source's spec; same base image on this node) on a
+  // fresh overlay, paused and waiting for the migration, its disk exported writable over NBD on
+  // listen.host. Ports 0 are picked here. Returns the endpoint to pass to MigrateOut; Inspect
+  // reports kIncoming until FinishIncoming. AlreadyExists when the VM runs here.
+  virtual StatusOr<MigrationEndpoint> StartIncoming(const VmSpec& spec,
+                                                    const MigrationEndpoint& listen) = 0;
+  // Source side: mirrors the disk to `target`, migrates RAM and device state, switches over
+  // and quits the source QEMU, all within `timeout_seconds`. OK once the target holds the VM:
+  // Inspect here then reports kAbsent with migrated_to set, and Cleanup removes the leftovers.
+  // On any failure it rolls back (cancels the migration and the disk copy, resumes the guest)
+  // and returns an error saying what went wrong; the VM keeps running here. Blocks Stop of the
+  // same VM while it runs; Inspect still answers (kRunning).
+  virtual Status MigrateOut(const std::string& ns, const std::string& name,
+                            const MigrationEndpoint& target, int timeout_seconds) = 0;
+  // Target side, after MigrateOut returned OK on the source: waits (within `timeout_seconds`)
+  // until the migrated state is loaded, removes the NBD export and resumes the guest; from then
+  // on Inspect reports kRunning. Safe to call again after a partial failure.
+  virtual Status FinishIncoming(const std::string& ns, const std::string& name,
+                                int timeout_seconds) = 0;
 };
 
 struct RuntimeOptions {
