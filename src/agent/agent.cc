@@ -39,6 +39,11 @@ int64_t HostMemoryBytes() {
 
 std::string Now() { return FormatTime(RealClock::Get().NowUnixSeconds()); }
 
+bool GetBool(const json::value& obj, const char* field) {
+  const json::value* v = Find(obj, {field});
+  return v && v->is_bool() && v->get_bool();
+}
+
 std::string NowMicro() {
   auto now = std::chrono::system_clock::now();
   auto us = std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count();
@@ -62,7 +67,8 @@ class AgentImpl : public Agent {
   Status RegisterNode();
   Status Heartbeat();
   void HeartbeatLoop();
-  void WatchLoop();
+  // Lists and watches the VMIs selected by `field_selector`, enqueueing each.
+  void WatchLoop(const std::string& field_selector);
   void WorkLoop();
   void Enqueue(const std::string& ns_name);
   void EnqueueAfter(const std::string& ns_name, std::chrono::seconds delay);
@@ -71,12 +77,20 @@ class AgentImpl : public Agent {
   Status RemoveFinalizer(const std::string& ns, const std::string& name);
   void RecordEvent(const json::value& vmi, const std::string& type, const std::string& reason,
                    const std::string& message);
+  // Live migration (see scheduler/migration_controller.h for the whole protocol).
+  void SyncIncoming(const std::string& ns, const std::string& name, const json::value& vmi,
+                    const VmStatus& local);
+  void StartMigration(const std::string& ns, const std::string& name, const json::value& vmi);
+  void MigrateOut(const std::string& ns, const std::string& name, const json::value& vmi);
+  void ReportMigration(const std::string& ns, const std::string& name, json::object state,
+                       const std::string& node_name);
 
   AgentOptions options_;
   std::unique_ptr<client::RestClient> client_;
   std::unique_ptr<Runtime> runtime_;
   std::unique_ptr<VmNetwork> network_;
   std::unique_ptr<NodeEndpoint> endpoint_;
+  std::string migration_host_;  // where other nodes reach this one for live migrations
   bool kvm_ = false;
 
   std::atomic<bool> stop_{false};
@@ -84,7 +98,9 @@ class AgentImpl : public Agent {
   std::condition_variable cv_;
   std::set<std::string> queue_;  // "ns/name"
   std::multimap<std::chrono::steady_clock::time_point, std::string> delayed_;
+  std::set<std::string> migrating_;  // "ns/name" with an outgoing migration under way
   std::vector<std::thread> threads_;
+  std::vector<std::thread> migration_threads_;  // guarded by mu_
 };
 
 Status AgentImpl::Init() {
@@ -96,6 +112,9 @@ Status AgentImpl::Init() {
   kvm_ = options_.accel == "kvm" || (options_.accel == "auto" && ProbeKvm("qemu-system-x86_64", 3000));
   network_ = std::make_unique<VmNetwork>(
       VmNetworkOptions{options_.data_dir, options_.node_name, options_.node_ip});
+  migration_host_ = !options_.advertise_host.empty() ? options_.advertise_host
+                    : !options_.node_ip.empty()      ? options_.node_ip
+                                                     : "127.0.0.1";
   if (options_.ca_pem.empty()) {
     spdlog::warn("the kubeconfig has no CA: the node endpoint (VM consoles) stays off");
   } else {
@@ -115,7 +134,10 @@ Status AgentImpl::Init() {
   // Adopt what is already running here.
   for (const auto& ref : runtime_->List()) Enqueue(ref.ns + "/" + ref.name);
   threads_.emplace_back([this] { HeartbeatLoop(); });
-  threads_.emplace_back([this] { WatchLoop(); });
+  threads_.emplace_back([this] { WatchLoop("status.nodeName=" + options_.node_name); });
+  // Live migrations that come here.
+  threads_.emplace_back(
+      [this] { WatchLoop("status.migrationState.targetNode=" + options_.node_name); });
   threads_.emplace_back([this] { WorkLoop(); });
   spdlog::info("kumo agent ready: node {} ({})", options_.node_name, kvm_ ? "KVM" : "TCG emulation");
   return Status::Ok();
@@ -126,6 +148,14 @@ void AgentImpl::Stop() {
   cv_.notify_all();
   if (endpoint_) endpoint_->Stop();
   for (auto& t : threads_) {
+    if (t.joinable()) t.join();
+  }
+  std::vector<std::thread> migrations;
+  {
+    std::lock_guard lock(mu_);
+    migrations.swap(migration_threads_);
+  }
+  for (auto& t : migrations) {
     if (t.joinable()) t.join();
   }
 }
@@ -234,9 +264,9 @@ void AgentImpl::HeartbeatLoop() {
   }
 }
 
-void AgentImpl::WatchLoop() {
+void AgentImpl::WatchLoop(const std::string& field_selector) {
   std::string path = ResourcePath("kubevirt.io", "v1", "virtualmachineinstances") +
-                     "?fieldSelector=" + client::QueryEscape("status.nodeName=" + options_.node_name);
+                     "?fieldSelector=" + client::QueryEscape(field_selector);
   while (!stop_) {
     auto list = client_->List(path);
     if (!list.ok()) {
@@ -355,8 +385,20 @@ void AgentImpl::Sync(const std::string& ns, const std::string& name) {
     Enqueue(ns + "/" + name);  // retried on the next pass
     return;
   }
+  {
+    std::lock_guard lock(mu_);
+    if (migrating_.count(ns + "/" + name)) return;  // the migration thread reports it
+  }
   VmStatus local = runtime_->Inspect(ns, name);
   bool ours = got.ok() && GetString(*got, {"status", "nodeName"}) == options_.node_name;
+  const json::value* ms = got.ok() ? Find(*got, {"status", "migrationState"}) : nullptr;
+  const bool migration_active =
+      ms && !GetString(*ms, {"migrationUid"}).empty() && !GetBool(*ms, "completed") &&
+      !GetBool(*ms, "failed");
+  if (!ours && migration_active && GetString(*ms, {"targetNode"}) == options_.node_name) {
+    SyncIncoming(ns, name, *got, local);
+    return;
+  }
   if (!ours) {
     // Deleted, or bound elsewhere: nothing of it may keep running here.
     if (local.phase != VmPhase::kAbsent) {
@@ -423,7 +465,28 @@ void AgentImpl::Sync(const std::string& ns, const std::string& name) {
     return conds;
   };
 
+  if (local.phase == VmPhase::kRunning && migration_active &&
+      GetString(*ms, {"targetNode"}) != options_.node_name &&
+      !GetString(*ms, {"targetNodeAddress"}).empty()) {
+    StartMigration(ns, name, vmi);
+    return;
+  }
+  if (local.phase == VmPhase::kIncoming) {
+    // The source handed the VMI over: load the state, drop the disk export, resume the guest.
+    Status st = runtime_->FinishIncoming(ns, name, 60);
+    if (!st.ok()) {
+      spdlog::warn("finishing the migration of {}/{}: {}", ns, name, st.ToString());
+      PatchStatus(ns, name, json::object{{"phase", "Failed"}, {"conditions", ready_conditions(false, "MigrationFailed", st.message())}});
+      RecordEvent(vmi, "Warning", "MigrationFailed", "cannot resume the VM on " + options_.node_name + ": " + st.message());
+      return;
+    }
+    spdlog::info("{}/{} migrated here and runs", ns, name);
+    RecordEvent(vmi, "Normal", "Migrated", "The VM runs on " + options_.node_name + " after a live migration");
+    local = runtime_->Inspect(ns, name);
+  }
   switch (local.phase) {
+    case VmPhase::kIncoming:
+      return;
     case VmPhase::kRunning: {
       if (!ip.empty()) {
         // After an agent restart: the tap survived with QEMU; the DHCP responder did not.
@@ -507,6 +570,97 @@ void AgentImpl::Sync(const std::string& ns, const std::string& name) {
     return;
   }
   Enqueue(ns + "/" + name);  // report Running
+}
+
+void AgentImpl::ReportMigration(const std::string& ns, const std::string& name,
+                                json::object state, const std::string& node_name) {
+  json::object status{{"migrationState", std::move(state)}};
+  if (!node_name.empty()) status["nodeName"] = node_name;
+  for (int attempt = 0; attempt < 10 && !stop_; ++attempt) {
+    Status st = PatchStatus(ns, name, status);
+    if (st.ok() || st.code() == Code::kNotFound) return;
+    spdlog::warn("cannot report the migration of {}/{}: {}", ns, name, st.ToString());
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+  }
+}
+
+void AgentImpl::SyncIncoming(const std::string& ns, const std::string& name,
+                             const json::value& vmi, const VmStatus& local) {
+  const json::value& ms = *Find(vmi, {"status", "migrationState"});
+  if (local.phase == VmPhase::kIncoming) return;  // waiting for the source
+  auto fail = [&](const std::string& why) {
+    spdlog::warn("cannot receive {}/{}: {}", ns, name, why);
+    runtime_->Stop(ns, name, 0);
+    runtime_->Cleanup(ns, name);
+    ReportMigration(ns, name,
+                    json::object{{"failed", true},
+                                 {"failureReason", "target node " + options_.node_name + ": " + why},
+                                 {"endTimestamp", Now()}},
+                    "");
+  };
+  if (local.phase != VmPhase::kAbsent) return fail("a VM of the same name is already here");
+  StatusOr<VmSpec> spec = SpecFromVmi(vmi, *client_);
+  if (!spec.ok()) return fail(spec.status().message());
+  const std::string ip = GetString(vmi, {"metadata", "annotations", "kumo.io/ip"});
+  if (!ip.empty()) {
+    auto tap = network_->SetUp(ns, name, ip, GetString(vmi, {"spec", "hostname"}, name));
+    if (!tap.ok()) return fail("cannot set up the VM's network: " + tap.status().message());
+    spec->network_mode = "tap";
+    spec->tap_device = *tap;
+    if (spec->network_config.empty()) spec->network_config = RoutedNetworkConfig(ip, {"169.254.1.1"}, 1500);
+  }
+  auto ep = runtime_->StartIncoming(*spec, MigrationEndpoint{migration_host_, 0, 0});
+  if (!ep.ok()) {
+    network_->TearDown(ns, name, ip);
+    return fail(ep.status().message());
+  }
+  spdlog::info("waiting for {}/{} from {} at {}:{}", ns, name, GetString(ms, {"sourceNode"}),
+               ep->host, ep->migration_port);
+  ReportMigration(ns, name,
+                  json::object{{"targetNodeAddress", ep->host},
+                               {"targetMigrationPort", ep->migration_port},
+                               {"targetDiskPort", ep->nbd_port}},
+                  "");
+}
+
+void AgentImpl::StartMigration(const std::string& ns, const std::string& name,
+                               const json::value& vmi) {
+  std::lock_guard lock(mu_);
+  if (!migrating_.insert(ns + "/" + name).second) return;
+  migration_threads_.emplace_back([this, ns, name, vmi] { MigrateOut(ns, name, vmi); });
+}
+
+void AgentImpl::MigrateOut(const std::string& ns, const std::string& name, const json::value& vmi) {
+  const json::value& ms = *Find(vmi, {"status", "migrationState"});
+  const std::string target = GetString(ms, {"targetNode"});
+  MigrationEndpoint ep{GetString(ms, {"targetNodeAddress"}),
+                       static_cast<int>(GetInt(ms, {"targetDiskPort"})),
+                       static_cast<int>(GetInt(ms, {"targetMigrationPort"}))};
+  spdlog::info("migrating {}/{} to {} ({}:{})", ns, name, target, ep.host, ep.migration_port);
+  RecordEvent(vmi, "Normal", "Migrating", "Copying the disk and memory to " + target);
+  auto started = std::chrono::steady_clock::now();
+  Status st = runtime_->MigrateOut(ns, name, ep, 240);
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  if (st.ok()) {
+    // The target holds the VM now: hand the VMI over, then clear up here.
+    ReportMigration(ns, name, json::object{{"completed", true}, {"endTimestamp", Now()}}, target);
+    network_->TearDown(ns, name, GetString(vmi, {"metadata", "annotations", "kumo.io/ip"}));
+    runtime_->Cleanup(ns, name);
+    spdlog::info("migrated {}/{} to {} in {:.1f}s", ns, name, target, secs);
+  } else {
+    spdlog::warn("migration of {}/{} to {} failed: {}", ns, name, target, st.ToString());
+    ReportMigration(ns, name,
+                    json::object{{"failed", true},
+                                 {"failureReason", st.message()},
+                                 {"endTimestamp", Now()}},
+                    "");
+    RecordEvent(vmi, "Warning", "MigrationFailed",
+                "The migration to " + target + " failed: " + st.message() + "; the VM keeps running here");
+  }
+  std::lock_guard lock(mu_);
+  migrating_.erase(ns + "/" + name);
+  queue_.insert(ns + "/" + name);
+  cv_.notify_one();
 }
 
 }  // namespace

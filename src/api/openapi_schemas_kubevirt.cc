@@ -266,6 +266,10 @@ void AddVirtualMachineInstance(json::object& out) {
           {"mode",
            Enum("Whether memory is copied before or after the switch.", {"PreCopy", "PostCopy"})},
           {"failureReason", String("Why the migration failed.")},
+          {"targetMigrationPort",
+           Integer("Port on targetNodeAddress that receives the memory (Kumo).")},
+          {"targetDiskPort",
+           Integer("Port on targetNodeAddress that receives the disks over NBD (Kumo).")},
       });
   out[Kv("VirtualMachineInstancePhaseTransitionTimestamp")] =
       Object("When the instance entered a phase.",
@@ -329,6 +333,33 @@ void AddVirtualMachineInstance(json::object& out) {
       {"spec"});
 }
 
+void AddMigration(json::object& out) {
+  out[Kv("VirtualMachineInstanceMigration")] = KindSchema(
+      "kubevirt.io", "v1", "VirtualMachineInstanceMigration",
+      "VirtualMachineInstanceMigration moves a running instance to another node while it runs "
+      "(live migration): disks are copied, then memory, then the guest resumes on the target "
+      "with the same IP.",
+      {
+          {"spec", Object("What to migrate.",
+                          {{"vmiName", String("Name of the VirtualMachineInstance to migrate, "
+                                              "in the migration's namespace.")}},
+                          {"vmiName"})},
+          {"status",
+           Object("Progress of the migration.",
+                  {{"phase", Enum("Pending, Scheduled (a target node was chosen), TargetReady "
+                                  "(the target waits for the data), Succeeded or Failed.",
+                                  {"Pending", "Scheduling", "Scheduled", "PreparingTarget",
+                                   "TargetReady", "Running", "Succeeded", "Failed"})},
+                   {"migrationState", RefField(Kv("VirtualMachineInstanceMigrationState"),
+                                               "The migration as the instance records it.")},
+                   {"phaseTransitionTimestamps",
+                    ArrayOf(Kv("VirtualMachineInstancePhaseTransitionTimestamp"),
+                            "When each phase was entered.")},
+                   {"conditions", Array(FreeForm("A condition."), "Conditions, e.g. why it failed.")}})},
+      },
+      {"spec"});
+}
+
 }  // namespace
 
 void AddKubevirtSchemas(json::object& out) {
@@ -336,6 +367,7 @@ void AddKubevirtSchemas(json::object& out) {
   AddInstanceSpec(out);
   AddVirtualMachine(out);
   AddVirtualMachineInstance(out);
+  AddMigration(out);
 }
 
 }  // namespace kumo::api::openapi

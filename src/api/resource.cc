@@ -261,7 +261,7 @@ ResourceInfo VirtualMachineInstance() {
                  .namespaced = true, .has_status = true};
   r.short_names = {"vmi", "vmis"};
   r.categories = {"all"};
-  r.selectable_fields = {"status.nodeName", "status.phase"};
+  r.selectable_fields = {"status.nodeName", "status.phase", "status.migrationState.targetNode"};
   r.columns = {NameColumn(), AgeColumn(),
                PathColumn("Phase", "status.phase", "The VMI's lifecycle phase."),
                {"IP", "string", "", "The IP address of the VMI's first interface.", 0,
@@ -275,6 +275,23 @@ ResourceInfo VirtualMachineInstance() {
                PathColumn("NodeName", "status.nodeName", "The node the VMI runs on."),
                ReadyConditionColumn()};
   r.validate = ValidateVirtualMachineInstance;
+  return r;
+}
+
+ResourceInfo VirtualMachineInstanceMigration() {
+  ResourceInfo r{.group = "kubevirt.io", .version = "v1",
+                 .kind = "VirtualMachineInstanceMigration",
+                 .plural = "virtualmachineinstancemigrations",
+                 .singular = "virtualmachineinstancemigration", .namespaced = true,
+                 .has_status = true};
+  r.short_names = {"vmim", "vmims"};
+  r.categories = {"all"};
+  r.selectable_fields = {"status.phase"};
+  r.columns = {NameColumn(), PathColumn("Phase", "status.phase", "Where the migration is."),
+               PathColumn("VMI", "spec.vmiName", "The instance that migrates."),
+               PathColumn("Target", "status.migrationState.targetNode", "The node it moves to."),
+               AgeColumn()};
+  r.validate = ValidateMigration;
   return r;
 }
 
@@ -427,6 +444,7 @@ const Registry& DefaultRegistry() {
       Lease(),
       VirtualMachine(),
       VirtualMachineInstance(),
+      VirtualMachineInstanceMigration(),
       ClusterInstancetype(),
       ClusterPreference(),
       Image(),

@@ -297,6 +297,18 @@ Status ValidateVirtualMachine(const json::value& obj) {
   return errs.ToStatus(KindOf(obj), GetString(obj, {"metadata", "name"}));
 }
 
+Status ValidateMigration(const json::value& obj) {
+  FieldErrors errs;
+  CheckMetadata(obj, /*label_name=*/false, errs);
+  const json::value* vmi = Find(obj, {"spec", "vmiName"});
+  if (!vmi || (vmi->is_string() && vmi->get_string().empty())) {
+    errs.Required("spec.vmiName");
+  } else if (!vmi->is_string()) {
+    errs.TypeInvalid("spec.vmiName", "must be the name of a VirtualMachineInstance");
+  }
+  return errs.ToStatus(KindOf(obj), GetString(obj, {"metadata", "name"}));
+}
+
 Status ValidateVirtualMachineInstance(const json::value& obj) {
   FieldErrors errs;
   CheckMetadata(obj, /*label_name=*/true, errs);

@@ -25,6 +25,8 @@ Status ValidateGenericObject(const json::value& obj);
 Status ValidateVirtualMachine(const json::value& obj);
 // kubevirt.io/v1 VirtualMachineInstance: the same checks on spec as a VM template.
 Status ValidateVirtualMachineInstance(const json::value& obj);
+// VirtualMachineInstanceMigration: spec.vmiName is required.
+Status ValidateMigration(const json::value& obj);
 // instancetype.kubevirt.io VirtualMachineClusterInstancetype: spec.cpu.guest, spec.memory.guest.
 Status ValidateInstancetype(const json::value& obj);
 

@@ -2,9 +2,13 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <chrono>
+#include <iomanip>
 #include <iostream>
 #include <map>
 #include <memory>
+#include <set>
+#include <thread>
 
 #include "cli/vm_manifest.h"
 #include "cli/vm_wait.h"
@@ -201,13 +205,73 @@ struct ActionFlags {
   int timeout = 300;
 };
 
-// start, stop, restart: PUT on the subresource, as virtctl does.
+// The migrations of VMI `name` (their names), from the label the migrate subresource sets.
+StatusOr<std::set<std::string>> MigrationsOf(client::RestClient& client, const std::string& ns,
+                                             const std::string& name) {
+  KUMO_ASSIGN_OR_RETURN(
+      json::value list,
+      client.List(client::ResourcePath("kubevirt.io", "v1", "virtualmachineinstancemigrations", ns) +
+                  "?labelSelector=" + client::QueryEscape("kubevirt.io/vmi-name=" + name)));
+  std::set<std::string> names;
+  for (const auto& m : list.at("items").as_array()) names.insert(GetString(m, {"metadata", "name"}));
+  return names;
+}
+
+// --wait of migrate: the new migration's progress until it succeeds or fails.
+Status WaitForMigration(client::RestClient& client, const std::string& ns, const std::string& name,
+                        const std::set<std::string>& before, int timeout_seconds) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_seconds);
+  auto started = std::chrono::steady_clock::now();
+  std::string mig, shown;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (mig.empty()) {
+      KUMO_ASSIGN_OR_RETURN(auto now, MigrationsOf(client, ns, name));
+      for (const auto& m : now) {
+        if (!before.count(m)) mig = m;
+      }
+    }
+    if (!mig.empty()) {
+      KUMO_ASSIGN_OR_RETURN(
+          json::value m,
+          client.Get(client::ResourcePath("kubevirt.io", "v1", "virtualmachineinstancemigrations", ns, mig)));
+      std::string phase = GetString(m, {"status", "phase"}, "Pending");
+      std::string target = GetString(m, {"status", "migrationState", "targetNode"});
+      if (phase != shown) {
+        std::cerr << name << ": " << phase << (target.empty() ? "" : " (to " + target + ")") << std::endl;
+        shown = phase;
+      }
+      if (phase == "Succeeded") {
+        double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+        std::cerr << name << ": now running on " << target << " (" << std::fixed
+                  << std::setprecision(1) << secs << "s)" << std::endl;
+        return Status::Ok();
+      }
+      if (phase == "Failed") {
+        const json::value* conds = Find(m, {"status", "conditions"});
+        std::string why = conds && conds->is_array() && !conds->get_array().empty()
+                              ? GetString(conds->get_array()[0], {"message"})
+                              : "see 'kubectl describe vmim " + mig + "'";
+        return Status(Code::kConflict, "the migration of VM \"" + name + "\" failed: " + why);
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  return Status(Code::kTimeout, "VM \"" + name + "\" did not finish migrating within " +
+                                    std::to_string(timeout_seconds) + "s");
+}
+
+// start, stop, restart, migrate: PUT on the subresource, as virtctl does.
 Status RunAction(Cli& cli, const std::string& action, const ActionFlags& f) {
   KUMO_ASSIGN_OR_RETURN(client::RestClient * client, cli.session.Client());
   std::string ns = cli.session.Namespace();
   Status result = Status::Ok();
   for (const auto& name : f.names) {
     std::string old_uid;
+    std::set<std::string> migrations;
+    if (action == "migrate" && f.wait) {
+      auto known = MigrationsOf(*client, ns, name);
+      if (known.ok()) migrations = *known;
+    }
     if (action == "restart" && f.wait) {
       if (auto vmi = client->Get(VmiPath(ns, name)); vmi.ok())
         old_uid = GetString(*vmi, {"metadata", "uid"});
@@ -237,6 +301,8 @@ Status RunAction(Cli& cli, const std::string& action, const ActionFlags& f) {
       });
     } else if (action == "start") {
       waited = WaitAndReach(*client, ns, name, f.timeout);
+    } else if (action == "migrate") {
+      waited = WaitForMigration(*client, ns, name, migrations, f.timeout);
     } else {
       auto vmi = WaitForRunning(
           *client, ns, name, f.timeout,
@@ -310,13 +376,18 @@ void AddVmCommands(CLI::App& app, Cli& cli) {
                         Verb{"stop", "Stop VMs (ACPI shutdown; the VM and its IP stay)",
                              "  kumo vm stop web1 --wait"},
                         Verb{"restart", "Restart VMs (a fresh instance, same IP)",
-                             "  kumo vm restart web1 --wait"}}) {
+                             "  kumo vm restart web1 --wait"},
+                        Verb{"migrate", "Move running VMs to another node while they run (live "
+                                        "migration; same IP)",
+                             "  kumo vm migrate web1 --wait"}}) {
     auto f = std::make_shared<ActionFlags>();
     CLI::App* cmd = vm->add_subcommand(v.name, v.help);
     cmd->add_option("names", f->names, "VM names")->required();
     cmd->add_flag("--wait", f->wait,
                   std::string("Wait until the VM has ") +
-                      (std::string(v.name) == "stop" ? "stopped" : "started"));
+                      (std::string(v.name) == "stop"      ? "stopped"
+                       : std::string(v.name) == "migrate" ? "moved"
+                                                          : "started"));
     cmd->add_option("--timeout", f->timeout, "Seconds to wait with --wait")->capture_default_str();
     Examples(cmd, v.example);
     std::string action = v.name;

@@ -66,6 +66,33 @@ Scheduler::Scheduler(store::Store& store, store::WatchCache& cache,
       [this](const std::string& key) { return Reconcile(key); }, /*workers=*/1);
 }
 
+StatusOr<std::string> PlaceVmi(const store::WatchCache& cache, const Request& request,
+                               const Config& config, const std::string& exclude_node) {
+  std::vector<NodeInfo> nodes;
+  for (const auto& n : cache.List(Nodes().KeyPrefix(), "", 0, nullptr).items) {
+    auto parsed = ParseJson(n->json);
+    if (!parsed.ok()) continue;
+    NodeInfo info = NodeFromJson(*parsed);
+    if (info.name != exclude_node) nodes.push_back(std::move(info));
+  }
+  std::map<std::string, Usage> usage;
+  for (const auto& v : cache.List(Vmis().KeyPrefix(), "", 0, [](const store::CachedObject& o) {
+         return !o.Field("status.nodeName").empty();
+       }).items) {
+    std::string phase = v->Field("status.phase");
+    if (phase == "Succeeded" || phase == "Failed") continue;
+    auto parsed = ParseJson(v->json);
+    if (!parsed.ok()) continue;
+    auto r = RequestForVmi(*parsed, config);
+    if (!r.ok()) continue;
+    Usage& u = usage[v->Field("status.nodeName")];
+    u.cpu_millis += r->cpu_millis;
+    u.memory_bytes += r->memory_bytes;
+    ++u.vms;
+  }
+  return PickNode(request, nodes, usage, config);
+}
+
 Scheduler::~Scheduler() { Stop(); }
 void Scheduler::Start() { controller_->Start(); }
 void Scheduler::Stop() { controller_->Stop(); }
@@ -84,28 +111,7 @@ StatusOr<controller::Result> Scheduler::Reconcile(const std::string& key) {
   std::string now = FormatTime(clock_.NowUnixSeconds());
   StatusOr<Request> request = RequestForVmi(vmi, config_);
 
-  std::vector<NodeInfo> nodes;
-  for (const auto& n : cache_.List(Nodes().KeyPrefix(), "", 0, nullptr).items) {
-    auto parsed = ParseJson(n->json);
-    if (parsed.ok()) nodes.push_back(NodeFromJson(*parsed));
-  }
-  std::map<std::string, Usage> usage;
-  for (const auto& v : cache_.List(Vmis().KeyPrefix(), "", 0, [](const store::CachedObject& o) {
-         return !o.Field("status.nodeName").empty();
-       }).items) {
-    std::string phase = v->Field("status.phase");
-    if (phase == "Succeeded" || phase == "Failed") continue;
-    auto parsed = ParseJson(v->json);
-    if (!parsed.ok()) continue;
-    auto r = RequestForVmi(*parsed, config_);
-    if (!r.ok()) continue;
-    Usage& u = usage[v->Field("status.nodeName")];
-    u.cpu_millis += r->cpu_millis;
-    u.memory_bytes += r->memory_bytes;
-    ++u.vms;
-  }
-
-  StatusOr<std::string> node = request.ok() ? PickNode(*request, nodes, usage, config_)
+  StatusOr<std::string> node = request.ok() ? PlaceVmi(cache_, *request, config_)
                                             : StatusOr<std::string>(request.status());
   std::string ns = GetString(vmi, {"metadata", "namespace"});
   std::string name = GetString(vmi, {"metadata", "name"});

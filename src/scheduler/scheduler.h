@@ -14,6 +14,11 @@
 
 namespace kumo::scheduler {
 
+// The best node for `request` given the nodes and the VMIs placed so far in `cache`, leaving
+// out `exclude_node` (a migration's source). Errors as PickNode.
+StatusOr<std::string> PlaceVmi(const store::WatchCache& cache, const Request& request,
+                               const Config& config, const std::string& exclude_node = "");
+
 // Owns its controller threads; the store, cache and recorder must outlive it.
 class Scheduler {
  public:

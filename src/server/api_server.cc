@@ -35,6 +35,7 @@
 #include "server/tenancy_admission.h"
 #include "server/tokens.h"
 #include "controller/node_lifecycle.h"
+#include "scheduler/migration_controller.h"
 #include "server/vm_console.h"
 #include "server/vm_subresources.h"
 #include "store/event_store.h"
@@ -104,6 +105,7 @@ class ApiServerImpl : public ApiServer {
   std::unique_ptr<controller::IpamController> ipam_controller_;
   std::unique_ptr<scheduler::Scheduler> scheduler_;
   std::unique_ptr<controller::NodeLifecycleController> node_lifecycle_;
+  std::unique_ptr<scheduler::MigrationController> migrations_;
   // Multi-tenancy: events apart, tenants, authorization, fair queuing, audit.
   std::unique_ptr<store::EventStore> event_store_;
   std::unique_ptr<StoreBinding> events_binding_;
@@ -168,7 +170,7 @@ Status ApiServerImpl::Init() {
     return r.group.empty() && r.plural == "events" ? events_binding_.get() : nullptr;
   };
   handler_ = std::make_unique<ResourceHandler>(std::move(hc));
-  subresources_ = std::make_unique<VmSubresources>(*store_);
+  subresources_ = std::make_unique<VmSubresources>(*store_, RealClock::Get());
 
   // Controllers run in the server process, on the store and cache directly.
   events_ = std::make_unique<controller::EventRecorder>(event_store_->store(), RealClock::Get(), "kumo-controller");
@@ -187,9 +189,12 @@ Status ApiServerImpl::Init() {
   nlo.eviction = std::chrono::seconds(options_.vm_eviction_seconds);
   node_lifecycle_ = std::make_unique<controller::NodeLifecycleController>(*store_, *cache_, *events_,
                                                                           RealClock::Get(), nlo);
+  migrations_ = std::make_unique<scheduler::MigrationController>(*store_, *cache_, *events_,
+                                                                 RealClock::Get());
   vm_controller_->Start();
   scheduler_->Start();
   node_lifecycle_->Start();
+  migrations_->Start();
   tenant_controller_->Start();
   ipam_controller_->Start();
 
@@ -309,6 +314,7 @@ void ApiServerImpl::Stop() {
   if (sweeper_.joinable()) sweeper_.join();
   if (scheduler_) scheduler_->Stop();
   if (node_lifecycle_) node_lifecycle_->Stop();
+  if (migrations_) migrations_->Stop();
   if (ipam_controller_) ipam_controller_->Stop();
   if (vm_controller_) vm_controller_->Stop();
   if (tenant_controller_) tenant_controller_->Stop();

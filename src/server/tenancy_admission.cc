@@ -306,6 +306,13 @@ Status NodeRestrictionAdmission::Admit(const AdmissionRequest& req) {
   if (kind == "VirtualMachineInstance" && (req.verb == "update" || req.verb == "patch")) {
     std::string bound = req.old ? GetString(*req.old, {"status", "nodeName"}) : "";
     std::string next = req.object ? GetString(*req.object, {"status", "nodeName"}) : "";
+    // A live migration involves two nodes: the target reports its readiness on the VMI, and
+    // the source hands the VMI over to the target when the memory has moved.
+    const std::string target =
+        req.old ? GetString(*req.old, {"status", "migrationState", "targetNode"}) : "";
+    const bool migrating = !target.empty() && target != bound;
+    if (migrating && target == node && next == bound) return Status::Ok();
+    if (migrating && bound == node && next == target) return Status::Ok();
     if (bound != node || (!next.empty() && next != node)) {
       return Forbidden(who + " may only change VMIs bound to it; VirtualMachineInstance " + req.ns +
                        "/" + req.name + " is bound to \"" + bound + "\"");

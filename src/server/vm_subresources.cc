@@ -2,6 +2,7 @@
 
 #include "api/object.h"
 #include "api/resource.h"
+#include "common/random.h"
 #include "server/responses.h"
 
 namespace kumo::server {
@@ -30,9 +31,37 @@ void AddRequests(json::value& vm, std::initializer_list<json::object> requests) 
 
 }  // namespace
 
+http::Response VmSubresources::Migrate(const RequestInfo& info, const api::ResourceInfo& vmis) {
+  StatusDetails details{info.name, "kubevirt.io", "virtualmachines"};
+  auto vmi_kv = store_.Get(vmis.Key(info.namespace_, info.name));
+  if (!vmi_kv.ok()) {
+    return StatusResponse(vmi_kv.status().code() == Code::kNotFound
+                              ? Conflict("VM \"" + info.name + "\" is not running; only a "
+                                         "running VM migrates")
+                              : vmi_kv.status(),
+                          details);
+  }
+  const api::ResourceInfo* migrations =
+      api::DefaultRegistry().Find("kubevirt.io", "v1", "virtualmachineinstancemigrations");
+  const std::string name = info.name + "-migration-" + RandomSuffix(5);
+  json::value mig = json::object{
+      {"apiVersion", "kubevirt.io/v1"},
+      {"kind", "VirtualMachineInstanceMigration"},
+      {"metadata", json::object{{"name", name},
+                                {"namespace", info.namespace_},
+                                {"uid", NewUid()},
+                                {"creationTimestamp", FormatTime(clock_.NowUnixSeconds())},
+                                {"generation", 1},
+                                {"labels", json::object{{"kubevirt.io/vmi-name", info.name}}}}},
+      {"spec", json::object{{"vmiName", info.name}}}};
+  auto created = store_.Create(migrations->Key(info.namespace_, name), api::SerializeForStore(mig));
+  if (!created.ok()) return StatusResponse(created.status(), details);
+  return JsonResponse(202, "{}");
+}
+
 std::string VmSubresources::ResourceListJson() {
   json::array resources;
-  for (const char* sub : {"start", "stop", "restart"}) {
+  for (const char* sub : {"start", "stop", "restart", "migrate"}) {
     resources.push_back(json::object{{"name", std::string("virtualmachines/") + sub},
                                      {"singularName", ""},
                                      {"namespaced", true},
@@ -56,7 +85,7 @@ http::Response VmSubresources::Serve(const RequestInfo& info, const http::Reques
   StatusDetails details{info.name, "kubevirt.io", "virtualmachines"};
   const std::string& action = info.subresource;
   if (info.resource != "virtualmachines" || info.name.empty() || info.namespace_.empty() ||
-      (action != "start" && action != "stop" && action != "restart")) {
+      (action != "start" && action != "stop" && action != "restart" && action != "migrate")) {
     return StatusResponse(NotFound("the server could not find the requested resource"), details);
   }
   if (req.method != "PUT") {
@@ -66,6 +95,7 @@ http::Response VmSubresources::Serve(const RequestInfo& info, const http::Reques
   const api::ResourceInfo* vms = reg.Find("kubevirt.io", "v1", "virtualmachines");
   const api::ResourceInfo* vmis = reg.Find("kubevirt.io", "v1", "virtualmachineinstances");
   std::string vm_key = vms->Key(info.namespace_, info.name);
+  if (action == "migrate") return Migrate(info, *vmis);
 
   auto result = store::GuaranteedUpdate(store_, vm_key, [&](const store::KeyValue& cur) -> StatusOr<std::string> {
     KUMO_ASSIGN_OR_RETURN(json::value vm, api::ParseStored(cur.value, cur.mod_revision));

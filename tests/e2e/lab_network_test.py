@@ -5,7 +5,8 @@ the outside host (a workstation that reaches the API server and, through the top
 VMs), one `kumo vm create --wait` returns the IP once it answers, and the console log of a VM on
 a lab node comes through the API server. Last, a node fails (its agent, BIRD and VMs killed):
 its VM comes back on the other node with the same IP, reachable from outside, and the failed
-node rejoins cleanly."""
+node rejoins cleanly. And a live migration: `kumo vm migrate --wait` moves a running VM (the same
+instance, never rebooted) to the other node, where its IP answers again."""
 import json
 import subprocess
 import tempfile
@@ -116,6 +117,47 @@ class LabNetworkTest(unittest.TestCase):
         r = kumo("vm", "delete", "cli1", "--wait", timeout=200)
         self.assertEqual(r.returncode, 0, r.stderr)
 
+    def running_vm_with_reserved_ip(self, name, ip):
+        """A VM (runStrategy Always, no node selector) holding `ip` through a reservation."""
+        self.k("apply", "-f", "-", input=json.dumps({
+            "apiVersion": "kumo.io/v1alpha1", "kind": "IPReservation",
+            "metadata": {"name": name, "namespace": NS}, "spec": {"addresses": [ip]}}))
+        vm = vm_manifest(name, namespace=NS, run_strategy="Always")
+        vm["metadata"]["annotations"] = {"kumo.io/ip-reservation": name}
+        vm["spec"]["template"]["spec"]["domain"]["devices"]["interfaces"] = [{"name": "default", "bridge": {}}]
+        self.k("apply", "-f", "-", input=json.dumps(vm))
+        wait_for(lambda: self.vmi(name, ".status.phase") == "Running", 240, what=f"{name} Running")
+
+    def test_live_migration_keeps_the_vm_and_its_ip(self):
+        ip = "10.100.0.88"
+        self.running_vm_with_reserved_ip("mig", ip)
+        source = self.vmi("mig", ".status.nodeName")
+        target = "node2" if source == "node1" else "node1"
+        wait_for(lambda: "KUMO-BOOT-OK" in self.lab.console_log(source, NS, "mig"), 240, what="mig booted")
+        wait_for(lambda: self.lab.fetch(ip), 180, interval=1, what="outside reaches mig")
+        uid = self.vmi("mig", ".metadata.uid")
+
+        started = time.time()
+        r = subprocess.run([KUMO, "--kubeconfig", self.lab.kubeconfig, "-n", NS, "vm", "migrate", "mig",
+                            "--wait", "--timeout", "240"], capture_output=True, text=True, timeout=300)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn(f"now running on {target}", r.stderr)
+        # The same instance (not a restart) runs on the other node with the same IP.
+        self.assertEqual(self.vmi("mig", ".status.nodeName"), target)
+        self.assertEqual(self.vmi("mig", ".metadata.uid"), uid)
+        self.assertEqual(self.vmi("mig", ".status.phase"), "Running")
+        self.assertEqual(self.vmi("mig", ".status.interfaces[0].ipAddress"), ip)
+        self.assertEqual(self.vmi("mig", ".status.migrationState.completed"), "true")
+        self.assertNotIn("KUMO-BOOT-OK", self.lab.console_log(target, NS, "mig"))  # it never booted there
+        phases = self.k("get", "vmim", "-n", NS, "-o", "jsonpath={.items[*].status.phase}")
+        self.assertIn("Succeeded", phases)
+        target_ip = "10.250.2.2" if target == "node2" else "10.250.1.2"
+        wait_for(lambda: target_ip in self.lab.tor_route(ip), 120, interval=0.5,
+                 what=f"top of rack routes {ip} to {target}")
+        self.assertIn(ip, wait_for(lambda: self.lab.fetch(ip), 60, interval=1, what="outside reaches mig"))
+        print(f"\n  mig migrated live {source} -> {target} in {time.time() - started:.1f}s; {ip} answers")
+        self.k("delete", "vm", "mig", "-n", NS)
+
     def node(self, name):
         r = self.lab.kubectl("get", "node", name, "-o", "json")
         self.assertEqual(r.returncode, 0, r.stderr)
@@ -123,14 +165,7 @@ class LabNetworkTest(unittest.TestCase):
 
     def test_vm_comes_back_elsewhere_when_its_node_fails(self):
         ip = "10.100.0.77"
-        self.k("apply", "-f", "-", input=json.dumps({
-            "apiVersion": "kumo.io/v1alpha1", "kind": "IPReservation",
-            "metadata": {"name": "ha", "namespace": NS}, "spec": {"addresses": [ip]}}))
-        vm = vm_manifest("ha", namespace=NS, run_strategy="Always")
-        vm["metadata"]["annotations"] = {"kumo.io/ip-reservation": "ha"}
-        vm["spec"]["template"]["spec"]["domain"]["devices"]["interfaces"] = [{"name": "default", "bridge": {}}]
-        self.k("apply", "-f", "-", input=json.dumps(vm))
-        wait_for(lambda: self.vmi("ha", ".status.phase") == "Running", 240, what="ha Running")
+        self.running_vm_with_reserved_ip("ha", ip)
         first = self.vmi("ha", ".status.nodeName")
         other = "node2" if first == "node1" else "node1"
         wait_for(lambda: self.lab.fetch(ip), 180, interval=1, what="outside reaches ha")

@@ -5,7 +5,7 @@ import os
 import time
 import unittest
 
-from kumo_harness import KumoServer
+from kumo_harness import wait_for, KumoServer
 
 MANIFEST = """
 apiVersion: v1
@@ -164,6 +164,26 @@ class KubectlTest(unittest.TestCase):
         self.assertIn("has no matching volume", r.stderr)
         got = self.k("get", "vm", "badvm", "-n", "demo", ok=False)
         self.assertIn("NotFound", got.stderr)
+
+    def test_05b_migrations_are_validated_and_listed(self):
+        no_vmi = ("apiVersion: kubevirt.io/v1\nkind: VirtualMachineInstanceMigration\n"
+                  "metadata: {name: m0, namespace: demo}\nspec: {}\n")
+        r = self.k("apply", "-f", "-", input=no_vmi, ok=False)
+        self.assertIn("spec.vmiName", r.stderr)
+        # A migration of a VMI that does not run is accepted, then fails and says why.
+        self.k("apply", "-f", "-", input=no_vmi.replace("spec: {}", "spec: {vmiName: ghost}").replace("m0", "m1"))
+        wait_for(lambda: "Failed" in self.k("get", "vmim", "m1", "-n", "demo").stdout, 30,
+                 what="migration m1 failed")
+        table = self.k("get", "vmim", "-n", "demo").stdout
+        self.assertRegex(table, r"NAME\s+PHASE\s+VMI\s+TARGET\s+AGE")
+        self.assertIn("ghost", table)
+        msg = self.k("get", "vmim", "m1", "-n", "demo", "-o", "jsonpath={.status.conditions[0].message}").stdout
+        self.assertEqual(msg, 'VMI "ghost" does not exist')
+        # virtctl migrate on a stopped VM: a Conflict in words.
+        code, body = self.server.request(
+            "PUT", "/apis/subresources.kubevirt.io/v1/namespaces/demo/virtualmachines/testvm/migrate", body={})
+        self.assertEqual(code, 409, body)
+        self.assertIn("only a running VM migrates", body["message"])
 
     def test_06_flavors_and_short_names(self):
         out = self.k("get", "vmcis").stdout

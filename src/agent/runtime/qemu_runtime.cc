@@ -1,7 +1,7 @@
-// The QEMU implementation of Runtime. Each VM is a daemonized QEMU whose state lives in
-// state_dir/vms/<ns>_<name>/ (overlay.qcow2, seed.img, qmp.sock, console.sock, console.log,
-// qemu.pid, spec.json, qemu.err, stopped); the files alone are enough to find the VM again
-// after an agent restart.
+// The QEMU implementation of Runtime: start, stop, inspect and clean up VMs (the files and
+// markers it keeps per VM are listed in qemu_runtime.h; live migration is in qemu_migration.cc).
+#include "agent/runtime/qemu_runtime.h"
+
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -9,15 +9,11 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
-#include <map>
-#include <mutex>
-#include <set>
 #include <thread>
 #include <tuple>
 
 #include "agent/runtime/cloud_init.h"
 #include "agent/runtime/qmp.h"
-#include "agent/runtime/runtime.h"
 #include "agent/runtime/subprocess.h"
 #include "common/file_util.h"
 #include "common/json.h"
@@ -35,31 +31,6 @@ constexpr int kLaunchTimeoutMs = 60000;
 constexpr int kQmpConnectTimeoutMs = 1500;
 constexpr int kQmpCommandTimeoutMs = 1500;
 constexpr size_t kMaxUnixPath = 107;  // sizeof(sockaddr_un::sun_path) - 1
-
-struct VmPaths {
-  explicit VmPaths(const std::string& vm_dir)
-      : dir(vm_dir),
-        overlay(dir + "/overlay.qcow2"),
-        seed(dir + "/seed.img"),
-        qmp(dir + "/qmp.sock"),
-        console_sock(dir + "/console.sock"),
-        console_log(dir + "/console.log"),
-        pidfile(dir + "/qemu.pid"),
-        spec(dir + "/spec.json"),
-        err(dir + "/qemu.err"),
-        stopped(dir + "/stopped") {}
-  std::string dir, overlay, seed, qmp, console_sock, console_log, pidfile, spec, err, stopped;
-};
-
-// Kubernetes names: lowercase alphanumerics, '-' and '.'. No '_' (it separates ns and name in
-// the directory name) and nothing that could escape the state directory.
-bool ValidName(const std::string& s) {
-  if (s.empty() || s.size() > 253 || s == "." || s == "..") return false;
-  for (char c : s) {
-    if (!(isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.')) return false;
-  }
-  return true;
-}
 
 // A stable locally administered MAC in QEMU's 52:54:00 range, derived from the VMI uid.
 std::string DeriveMac(const std::string& seed) {
@@ -84,6 +55,22 @@ std::string EscapeOpt(const std::string& s) {
   return out;
 }
 
+std::string Trimmed(const StatusOr<std::string>& text) {
+  return text.ok() ? TrimOutput(*text) : "";
+}
+
+}  // namespace
+
+// No '_' (it separates ns and name in the directory name) and nothing that could escape the
+// state directory.
+bool ValidVmName(const std::string& s) {
+  if (s.empty() || s.size() > 253 || s == "." || s == "..") return false;
+  for (char c : s) {
+    if (!(isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.')) return false;
+  }
+  return true;
+}
+
 int ReadPid(const std::string& path) {
   auto text = ReadFileToString(path);
   if (!text.ok()) return 0;
@@ -95,8 +82,6 @@ int ReadPid(const std::string& path) {
   }
 }
 
-// True when `pid` is alive and is the QEMU started with `-name <vm_name>` (not a zombie, not a
-// recycled pid).
 bool IsOurQemu(int pid, const std::string& vm_name) {
   if (pid <= 0) return false;
   if (kill(pid, 0) != 0 && errno != EPERM) return false;
@@ -107,7 +92,6 @@ bool IsOurQemu(int pid, const std::string& vm_name) {
   return cmdline->find(needle) != std::string::npos;
 }
 
-// Waits until the process is gone; false on timeout.
 bool WaitGone(int pid, const std::string& vm_name, int timeout_ms) {
   auto deadline = steady_clock::now() + milliseconds(timeout_ms);
   while (IsOurQemu(pid, vm_name)) {
@@ -116,39 +100,6 @@ bool WaitGone(int pid, const std::string& vm_name, int timeout_ms) {
   }
   return true;
 }
-
-std::string Trimmed(const StatusOr<std::string>& text) {
-  return text.ok() ? TrimOutput(*text) : "";
-}
-
-class QemuRuntime : public Runtime {
- public:
-  explicit QemuRuntime(RuntimeOptions options) : options_(std::move(options)) {}
-
-  Status Start(const VmSpec& spec) override;
-  Status Stop(const std::string& ns, const std::string& name, int grace_seconds) override;
-  VmStatus Inspect(const std::string& ns, const std::string& name) override;
-  std::vector<VmRef> List() override;
-  Status Cleanup(const std::string& ns, const std::string& name) override;
-
- private:
-  static std::string Key(const std::string& ns, const std::string& name) { return ns + "_" + name; }
-  std::string DirOf(const std::string& key) const { return options_.state_dir + "/vms/" + key; }
-  std::shared_ptr<std::mutex> LockFor(const std::string& key);
-  std::string Accel();
-  std::string Machine();
-  VmStatus InspectDir(const std::string& key);
-  StatusOr<std::string> PrepareDisks(const VmSpec& spec, const VmPaths& p);
-  std::vector<std::string> QemuArgv(const VmSpec& spec, const VmPaths& p, const std::string& accel,
-                                    bool with_seed);
-  Status StopLocked(const std::string& key, int grace_seconds);
-
-  const RuntimeOptions options_;
-  std::mutex mu_;  // guards the members below
-  std::map<std::string, std::shared_ptr<std::mutex>> vm_locks_;
-  std::set<std::string> starting_;
-  std::string accel_, machine_;
-};
 
 std::shared_ptr<std::mutex> QemuRuntime::LockFor(const std::string& key) {
   std::lock_guard<std::mutex> lock(mu_);
@@ -246,8 +197,8 @@ std::vector<std::string> QemuRuntime::QemuArgv(const VmSpec& spec, const VmPaths
   return a;
 }
 
-Status QemuRuntime::Start(const VmSpec& spec) {
-  if (!ValidName(spec.ns) || !ValidName(spec.name)) {
+Status QemuRuntime::ValidateSpec(const VmSpec& spec) {
+  if (!ValidVmName(spec.ns) || !ValidVmName(spec.name)) {
     return BadRequest("invalid VM namespace/name '" + spec.ns + "/" + spec.name +
                       "': use lowercase letters, digits, '-' and '.'");
   }
@@ -264,17 +215,26 @@ Status QemuRuntime::Start(const VmSpec& spec) {
                         std::to_string(guest));
     }
   }
-  const std::string key = Key(spec.ns, spec.name);
-  const VmPaths p(DirOf(key));
+  const VmPaths p(DirOf(Key(spec.ns, spec.name)));
   if (p.qmp.size() > kMaxUnixPath || p.console_sock.size() > kMaxUnixPath) {
     return BadRequest("socket path " + p.console_sock + " is longer than " +
                       std::to_string(kMaxUnixPath) + " bytes; use a shorter state dir or name");
   }
-  auto vm_lock = LockFor(key);
-  std::lock_guard<std::mutex> lock(*vm_lock);
+  return Status::Ok();
+}
 
+Status QemuRuntime::Start(const VmSpec& spec) {
+  KUMO_RETURN_IF_ERROR(ValidateSpec(spec));
+  auto vm_lock = LockFor(Key(spec.ns, spec.name));
+  std::lock_guard<std::mutex> lock(*vm_lock);
+  return StartLocked(spec, /*incoming=*/false);
+}
+
+Status QemuRuntime::StartLocked(const VmSpec& spec, bool incoming) {
+  const std::string key = Key(spec.ns, spec.name);
+  const VmPaths p(DirOf(key));
   VmStatus current = InspectDir(key);
-  if (current.phase == VmPhase::kRunning ||
+  if (current.phase == VmPhase::kRunning || current.phase == VmPhase::kIncoming ||
       (current.phase == VmPhase::kSucceeded && current.pid > 0)) {
     return AlreadyExists("VM " + spec.ns + "/" + spec.name + " already runs (pid " +
                          std::to_string(current.pid) + ")");
@@ -296,12 +256,17 @@ Status QemuRuntime::Start(const VmSpec& spec) {
   const bool fresh = !fs::exists(p.dir);
   fs::create_directories(p.dir, ec);
   if (ec) return Internal("cannot create " + p.dir + ": " + ec.message());
-  // A new uid is a new VMI: it starts from a fresh overlay.
+  // A new uid is a new VMI: it starts from a fresh overlay. So does a migration target (the
+  // source mirrors only its own overlay onto it, so older content would show through), and a
+  // VM that migrated away (its overlay here is stale).
+  bool fresh_overlay = incoming || fs::exists(p.migrated);
   if (auto old = ReadFileToString(p.spec); old.ok()) {
     auto v = ParseJson(*old);
-    if (!v.ok() || GetString(*v, {"uid"}) != spec.uid) fs::remove(p.overlay, ec);
+    fresh_overlay = fresh_overlay || !v.ok() || GetString(*v, {"uid"}) != spec.uid;
   }
-  for (const auto& f : {p.pidfile, p.stopped, p.qmp, p.console_sock, p.err, p.seed}) {
+  if (fresh_overlay) fs::remove(p.overlay, ec);
+  for (const auto& f :
+       {p.pidfile, p.stopped, p.incoming, p.migrated, p.qmp, p.console_sock, p.err, p.seed}) {
     fs::remove(f, ec);
   }
   auto fail = [&](Status st) {
@@ -325,6 +290,14 @@ Status QemuRuntime::Start(const VmSpec& spec) {
 
   const std::string accel = Accel();
   std::vector<std::string> argv = QemuArgv(spec, p, accel, with_seed);
+  if (incoming) {
+    // -S: the guest must not run before the agent resumes it in FinishIncoming, after the
+    // NBD export (which the guest's disk still serves) is gone.
+    argv.insert(argv.end(), {"-incoming", "defer", "-S"});
+    // Written before QEMU starts, so that Inspect never mistakes the target for a running VM.
+    Status st = WriteFileAtomic(p.incoming, "waiting for an incoming migration\n", 0644);
+    if (!st.ok()) return fail(st);
+  }
   const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
                           std::chrono::system_clock::now().time_since_epoch())
                           .count();
@@ -349,8 +322,8 @@ Status QemuRuntime::Start(const VmSpec& spec) {
   Status st = WriteFileAtomic(p.spec, ToJson(record) + "\n", 0644);
   if (!st.ok()) return fail(st);
 
-  spdlog::info("VM {}/{}: starting QEMU ({}, {} vCPU, {} MiB)", spec.ns, spec.name, accel,
-               spec.vcpus, spec.memory_bytes >> 20);
+  spdlog::info("VM {}/{}: starting QEMU ({}, {} vCPU, {} MiB){}", spec.ns, spec.name, accel,
+               spec.vcpus, spec.memory_bytes >> 20, incoming ? " for an incoming migration" : "");
   auto r = RunProcess(
       argv, {.timeout_ms = kLaunchTimeoutMs, .stdout_path = "/dev/null", .stderr_path = p.err});
   if (!r.ok()) return fail(r.status());
@@ -392,8 +365,15 @@ VmStatus QemuRuntime::InspectDir(const std::string& key) {
   }
   int pid = ReadPid(p.pidfile);
   if (pid == 0) pid = recorded_pid;
+  const bool incoming = fs::exists(p.incoming);
   if (IsOurQemu(pid, key)) {
     st.pid = pid;
+    if (incoming) {
+      // No QMP here: FinishIncoming may hold the one QMP connection for a while.
+      st.phase = VmPhase::kIncoming;
+      st.detail = "live-migration target: the guest has not resumed on this node yet";
+      return st;
+    }
     st.phase = VmPhase::kRunning;
     auto qmp = QmpClient::Connect(p.qmp, kQmpConnectTimeoutMs);
     if (!qmp.ok()) {
@@ -419,6 +399,12 @@ VmStatus QemuRuntime::InspectDir(const std::string& key) {
     }
     return st;
   }
+  if (auto marker = ReadFileToString(p.migrated); marker.ok()) {
+    st.phase = VmPhase::kAbsent;
+    st.migrated_to = TrimOutput(*marker);
+    st.detail = "migrated to " + st.migrated_to;
+    return st;
+  }
   if (auto marker = ReadFileToString(p.stopped); marker.ok()) {
     st.phase = VmPhase::kSucceeded;
     st.detail = TrimOutput(*marker);
@@ -427,13 +413,16 @@ VmStatus QemuRuntime::InspectDir(const std::string& key) {
   {
     std::lock_guard<std::mutex> l(mu_);
     if (starting_.count(key)) {
-      st.phase = VmPhase::kRunning;
+      st.phase = incoming ? VmPhase::kIncoming : VmPhase::kRunning;
       st.detail = "starting";
       return st;
     }
   }
   st.phase = VmPhase::kFailed;
-  if (pid > 0) {
+  if (incoming) {
+    st.detail = "the incoming migration did not finish: the target QEMU is gone" +
+                (pid > 0 ? " (pid " + std::to_string(pid) + ")" : std::string());
+  } else if (pid > 0) {
     st.detail = "QEMU exited unexpectedly (pid " + std::to_string(pid) + ")";
   } else {
     std::string err = Trimmed(ReadFileToString(p.err));
@@ -443,12 +432,12 @@ VmStatus QemuRuntime::InspectDir(const std::string& key) {
 }
 
 VmStatus QemuRuntime::Inspect(const std::string& ns, const std::string& name) {
-  if (!ValidName(ns) || !ValidName(name)) return VmStatus{};
+  if (!ValidVmName(ns) || !ValidVmName(name)) return VmStatus{};
   return InspectDir(Key(ns, name));
 }
 
 Status QemuRuntime::Stop(const std::string& ns, const std::string& name, int grace_seconds) {
-  if (!ValidName(ns) || !ValidName(name)) return Status::Ok();  // such a VM cannot exist
+  if (!ValidVmName(ns) || !ValidVmName(name)) return Status::Ok();  // such a VM cannot exist
   const std::string key = Key(ns, name);
   auto vm_lock = LockFor(key);
   std::lock_guard<std::mutex> lock(*vm_lock);
@@ -473,13 +462,17 @@ Status QemuRuntime::StopLocked(const std::string& key, int grace_seconds) {
   }
 
   std::string reason;
+  // A migration target that never resumed has no guest to power down; it is not Succeeded
+  // either: the incoming marker stays and Inspect reports the unfinished migration.
+  const bool incoming = fs::exists(p.incoming);
   auto qmp = QmpClient::Connect(p.qmp, kQmpConnectTimeoutMs + 1000);
   if (qmp.ok()) {
     QmpClient& q = **qmp;
     auto status = q.Execute("query-status", {}, kQmpCommandTimeoutMs);
     bool down = status.ok() && GetString(*status, {"status"}) == "shutdown";
     if (down) reason = "the guest powered off";
-    if (!down && grace_seconds > 0) {
+    if (incoming) reason = "incoming migration abandoned";
+    if (!down && !incoming && grace_seconds > 0) {
       spdlog::info("VM {}: ACPI power-down, up to {} s", key, grace_seconds);
       (void)q.Execute("system_powerdown", {}, kQmpCommandTimeoutMs);
       const auto deadline = steady_clock::now() + std::chrono::seconds(grace_seconds);
@@ -499,11 +492,11 @@ Status QemuRuntime::StopLocked(const std::string& key, int grace_seconds) {
     if (reason.empty()) {
       reason = "stopped by the agent (forced after " + std::to_string(grace_seconds) + " s)";
     }
-    (void)WriteFileAtomic(p.stopped, reason, 0644);
+    if (!incoming) (void)WriteFileAtomic(p.stopped, reason, 0644);
     (void)q.Execute("quit", {}, kQmpCommandTimeoutMs);
   } else {
     reason = "stopped by the agent (SIGTERM; QMP unavailable)";
-    (void)WriteFileAtomic(p.stopped, reason, 0644);
+    if (!incoming) (void)WriteFileAtomic(p.stopped, reason, 0644);
     kill(pid, SIGTERM);
   }
   qmp = Status(Code::kInternal, "closed");  // release the QMP connection
@@ -548,7 +541,7 @@ std::vector<VmRef> QemuRuntime::List() {
 }
 
 Status QemuRuntime::Cleanup(const std::string& ns, const std::string& name) {
-  if (!ValidName(ns) || !ValidName(name)) return Status::Ok();
+  if (!ValidVmName(ns) || !ValidVmName(name)) return Status::Ok();
   const std::string key = Key(ns, name);
   auto vm_lock = LockFor(key);
   std::lock_guard<std::mutex> lock(*vm_lock);
@@ -564,8 +557,6 @@ Status QemuRuntime::Cleanup(const std::string& ns, const std::string& name) {
   if (ec) return Internal("cannot remove " + p.dir + ": " + ec.message());
   return Status::Ok();
 }
-
-}  // namespace
 
 StatusOr<std::unique_ptr<Runtime>> NewQemuRuntime(const RuntimeOptions& options) {
   if (options.state_dir.empty()) return BadRequest("runtime: state_dir is required");

@@ -64,8 +64,8 @@ class QemuRuntime : public Runtime {
   // Live migration: qemu_migration.cc.
   StatusOr<MigrationEndpoint> StartIncoming(const VmSpec& spec,
                                             const MigrationEndpoint& listen) override;
-  Status MigrateOut(const std::string& ns, const std::string& name,
-                    const MigrationEndpoint& target, int timeout_seconds) override;
+  Status MigrateOut(const std::string& ns, const std::string& name, const MigrationEndpoint& target,
+                    int timeout_seconds) override;
   Status FinishIncoming(const std::string& ns, const std::string& name,
                         int timeout_seconds) override;
 

@@ -31,7 +31,7 @@ Status TimeoutStatus(const std::string& what) {
 }  // namespace
 
 StatusOr<std::unique_ptr<QmpClient>> QmpClient::Connect(const std::string& socket_path,
-                                                        int timeout_ms) {
+                                                        int timeout_ms, bool enable_oob) {
   const int64_t deadline = NowMs() + timeout_ms;
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
@@ -62,8 +62,18 @@ StatusOr<std::unique_ptr<QmpClient>> QmpClient::Connect(const std::string& socke
   if (!client->greeting_.is_object() || !client->greeting_.as_object().contains("QMP")) {
     return Internal("QMP: unexpected greeting: " + ToJson(client->greeting_));
   }
+  json::object caps;
+  if (enable_oob) {
+    const json::value* offered = Find(client->greeting_, {"QMP", "capabilities"});
+    if (offered && offered->is_array()) {
+      for (const auto& c : offered->as_array()) {
+        if (c.is_string() && c.as_string() == "oob") client->oob_ = true;
+      }
+    }
+    if (client->oob_) caps["enable"] = json::array{"oob"};
+  }
   KUMO_RETURN_IF_ERROR(
-      client->Execute("qmp_capabilities", {}, std::max(1, Remaining(deadline))).status());
+      client->Execute("qmp_capabilities", caps, std::max(1, Remaining(deadline))).status());
   return client;
 }
 
@@ -122,9 +132,23 @@ StatusOr<json::value> QmpClient::ReadMessage(int64_t deadline_ms) {
 
 StatusOr<json::value> QmpClient::Execute(std::string_view command, const json::object& arguments,
                                          int timeout_ms) {
+  return Run("execute", command, arguments, timeout_ms);
+}
+
+StatusOr<json::value> QmpClient::ExecuteOob(std::string_view command, const json::object& arguments,
+                                            int timeout_ms) {
+  if (!oob_) {
+    return Status(Code::kUnavailable, "QMP: out-of-band execution is not enabled");
+  }
+  return Run("exec-oob", command, arguments, timeout_ms);
+}
+
+StatusOr<json::value> QmpClient::Run(const char* key, std::string_view command,
+                                     const json::object& arguments, int timeout_ms) {
   const int64_t deadline = NowMs() + timeout_ms;
+  // Replies are matched by id: a reply to an earlier command that timed out may still come.
   const int64_t id = next_id_++;
-  json::object req{{"execute", command}, {"id", id}};
+  json::object req{{key, command}, {"id", id}};
   if (!arguments.empty()) req["arguments"] = arguments;
   KUMO_RETURN_IF_ERROR(WriteAll(ToJson(req) + "\n", deadline));
   while (true) {
@@ -155,6 +179,24 @@ StatusOr<json::value> QmpClient::NextEvent(int timeout_ms) {
   json::value ev = std::move(events_.front());
   events_.pop_front();
   return ev;
+}
+
+StatusOr<json::value> QmpClient::WaitForEvent(const std::function<bool(const json::value&)>& match,
+                                              int timeout_ms) {
+  const int64_t deadline = NowMs() + timeout_ms;
+  while (true) {
+    while (!events_.empty()) {
+      json::value ev = std::move(events_.front());
+      events_.pop_front();
+      if (match(ev)) return ev;
+    }
+    KUMO_ASSIGN_OR_RETURN(json::value msg, ReadMessage(deadline));
+    if (msg.is_object() && msg.as_object().contains("event")) events_.push_back(std::move(msg));
+  }
+}
+
+void QmpClient::DiscardEvents(int ms) {
+  (void)WaitForEvent([](const json::value&) { return false; }, ms);
 }
 
 }  // namespace kumo::agent

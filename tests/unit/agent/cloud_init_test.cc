@@ -3,9 +3,12 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
+#include <thread>
 
 #include "agent/runtime/subprocess.h"
+#include "common/file_util.h"
 
 namespace kumo::agent {
 namespace {
@@ -57,6 +60,23 @@ TEST_F(CloudInitTest, EmptyNetworkConfigIsLeftOutAndRewritesReplace) {
   auto md = Mtools({"mtype", "-i", img, "::meta-data"});
   ASSERT_TRUE(md.ok());
   EXPECT_EQ(md->out, "instance-id: b\n");
+}
+
+TEST_F(CloudInitTest, SameSeedGivesTheSameBytesOnEveryNode) {
+  // A live-migration target rebuilds the seed the guest booted from: it must be identical.
+  NoCloudSeed seed{DefaultMetaData("uid-1", "vm-1"), "#!/bin/sh\necho hi\n", ""};
+  ASSERT_TRUE(WriteNoCloudSeed(dir_ + "/a.img", seed).ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(2100));  // FAT times have 2 s steps
+  ASSERT_TRUE(WriteNoCloudSeed(dir_ + "/b.img", seed).ok());
+  auto a = ReadFileToString(dir_ + "/a.img");
+  auto b = ReadFileToString(dir_ + "/b.img");
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_TRUE(*a == *b) << "seed images differ";
+  seed.user_data += "#\n";
+  ASSERT_TRUE(WriteNoCloudSeed(dir_ + "/c.img", seed).ok());
+  auto c = ReadFileToString(dir_ + "/c.img");
+  ASSERT_TRUE(c.ok());
+  EXPECT_FALSE(*a == *c);
 }
 
 TEST_F(CloudInitTest, LargeUserDataFits) {

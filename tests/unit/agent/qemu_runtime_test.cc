@@ -11,6 +11,7 @@
 #include "agent/runtime/runtime.h"
 #include "agent_test_util.h"
 #include "common/json.h"
+#include "qemu_test_util.h"
 
 namespace kumo::agent {
 namespace {
@@ -18,53 +19,20 @@ namespace {
 namespace fs = std::filesystem;
 using namespace kumo::agent::testing;
 
-constexpr int kBootTimeoutS = 180;  // generous: TCG on a loaded 2-core machine
-
-std::string Cmdline(int pid) {
-  auto text = ReadFileToString("/proc/" + std::to_string(pid) + "/cmdline");
-  return text.ok() ? *text : "";
-}
-
-bool Alive(int pid) {
-  std::string c = Cmdline(pid);
-  return !c.empty() && c.find("qemu") != std::string::npos;
-}
-
 class QemuRuntimeTest : public ::testing::Test {
  protected:
   void SetUp() override {
     const auto& image = TestImage();
     ASSERT_TRUE(image.ok()) << image.status().message();
     image_ = *image;
-    char tmpl[] = "/tmp/kumo-rt-XXXXXX";  // short: UNIX socket paths are limited
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    state_dir_ = tmpl;
+    state_dir_ = MakeStateDir();
+    ASSERT_FALSE(state_dir_.empty());
     rt_ = NewRuntime();
     ASSERT_NE(rt_, nullptr);
   }
 
   // Kills every QEMU this test started (by pid), also when the test failed half-way.
-  void TearDown() override {
-    std::error_code ec;
-    for (const auto& e : fs::directory_iterator(state_dir_ + "/vms", ec)) {
-      std::vector<int> pids;
-      if (auto p = ReadFileToString((e.path() / "qemu.pid").string()); p.ok()) {
-        pids.push_back(atoi(p->c_str()));
-      }
-      if (auto s = ReadFileToString((e.path() / "spec.json").string()); s.ok()) {
-        if (auto v = ParseJson(*s); v.ok()) {
-          if (auto* pid = Find(*v, {"pid"}); pid && pid->is_int64()) {
-            pids.push_back(static_cast<int>(pid->as_int64()));
-          }
-        }
-      }
-      const std::string name = std::string("-name") + '\0' + e.path().filename().string() + '\0';
-      for (int pid : pids) {
-        if (pid > 0 && Cmdline(pid).find(name) != std::string::npos) kill(pid, SIGKILL);
-      }
-    }
-    fs::remove_all(state_dir_, ec);
-  }
+  void TearDown() override { KillQemusAndRemove(state_dir_); }
 
   std::unique_ptr<Runtime> NewRuntime() {
     auto rt = NewQemuRuntime({.state_dir = state_dir_, .accel = "tcg"});

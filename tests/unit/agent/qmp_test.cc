@@ -97,6 +97,77 @@ TEST(QmpClientTest, NegotiatesExecutesAndQueuesEvents) {
   (*client)->Execute("bye", {}, 200);
 }
 
+TEST(QmpClientTest, WaitForEventSkipsOtherEventsAndTimesOut) {
+  FakeQmpServer server([&](int fd) {
+    Send(fd, kGreeting);
+    ReadLine(fd);
+    // An event queued while a command runs, then more events on the wire.
+    Send(fd, "{\"return\": {}, \"id\": 1}\r\n");
+    ReadLine(fd);
+    Send(fd, "{\"event\": \"JOB_STATUS_CHANGE\", \"data\": {\"id\": \"j\"}}\r\n");
+    Send(fd, "{\"return\": [], \"id\": 2}\r\n");
+    Send(fd, "{\"event\": \"BLOCK_JOB_READY\", \"data\": {\"device\": \"other\"}}\r\n");
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    Send(fd, "{\"event\": \"BLOCK_JOB_READY\", \"data\": {\"device\": \"j\"}}\r\n");
+    Send(fd, "{\"event\": \"STOP\"}\r\n");
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  });
+  auto client = QmpClient::Connect(server.path(), 2000);
+  ASSERT_TRUE(client.ok()) << client.status().message();
+  ASSERT_TRUE((*client)->Execute("query-block-jobs").ok());
+  auto ready = (*client)->WaitForEvent(
+      [](const json::value& e) {
+        return GetString(e, {"event"}) == "BLOCK_JOB_READY" &&
+               GetString(e, {"data", "device"}) == "j";
+      },
+      1000);
+  ASSERT_TRUE(ready.ok()) << ready.status().message();
+  EXPECT_EQ(GetString(*ready, {"data", "device"}), "j");
+  // The events before it were dropped, the one after it is still queued.
+  auto next = (*client)->NextEvent(100);
+  ASSERT_TRUE(next.ok());
+  EXPECT_EQ(GetString(*next, {"event"}), "STOP");
+  auto start = std::chrono::steady_clock::now();
+  auto none = (*client)->WaitForEvent([](const json::value&) { return true; }, 100);
+  EXPECT_EQ(none.status().code(), Code::kTimeout);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(400));
+}
+
+TEST(QmpClientTest, OutOfBandIsNegotiatedOnlyWhenAskedAndOffered) {
+  const char kOobGreeting[] =
+      R"({"QMP": {"version": {"qemu": {"micro": 0, "minor": 2, "major": 7}},)"
+      R"( "capabilities": ["oob"]}})"
+      "\r\n";
+  std::string caps, yank;
+  FakeQmpServer server([&](int fd) {
+    Send(fd, kOobGreeting);
+    caps = ReadLine(fd);
+    Send(fd, "{\"return\": {}, \"id\": 1}\r\n");
+    yank = ReadLine(fd);
+    Send(fd, "{\"return\": {}, \"id\": 2}\r\n");
+  });
+  auto client = QmpClient::Connect(server.path(), 2000, /*enable_oob=*/true);
+  ASSERT_TRUE(client.ok()) << client.status().message();
+  EXPECT_TRUE((*client)->oob());
+  EXPECT_NE(caps.find(R"("enable":["oob"])"), std::string::npos) << caps;
+  auto r = (*client)->ExecuteOob("yank", {{"instances", json::array{}}}, 1000);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_NE(yank.find(R"("exec-oob":"yank")"), std::string::npos) << yank;
+
+  // Not asked for: plain capabilities, and no out-of-band commands.
+  std::string plain_caps;
+  FakeQmpServer plain([&](int fd) {
+    Send(fd, kOobGreeting);
+    plain_caps = ReadLine(fd);
+    Send(fd, "{\"return\": {}, \"id\": 1}\r\n");
+  });
+  auto c2 = QmpClient::Connect(plain.path(), 2000);
+  ASSERT_TRUE(c2.ok()) << c2.status().message();
+  EXPECT_FALSE((*c2)->oob());
+  EXPECT_EQ(plain_caps.find("enable"), std::string::npos) << plain_caps;
+  EXPECT_EQ((*c2)->ExecuteOob("yank", {}, 100).status().code(), Code::kUnavailable);
+}
+
 TEST(QmpClientTest, SilentServerTimesOutQuickly) {
   FakeQmpServer server([](int fd) { std::this_thread::sleep_for(std::chrono::seconds(1)); });
   auto start = std::chrono::steady_clock::now();
