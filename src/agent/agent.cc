@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "agent/node_endpoint.h"
+#include "api/kubevirt.h"
 #include "agent/vm_network.h"
 #include "agent/vmi_spec.h"
 #include "common/clock.h"
@@ -39,10 +40,6 @@ int64_t HostMemoryBytes() {
 
 std::string Now() { return FormatTime(RealClock::Get().NowUnixSeconds()); }
 
-bool GetBool(const json::value& obj, const char* field) {
-  const json::value* v = Find(obj, {field});
-  return v && v->is_bool() && v->get_bool();
-}
 
 std::string NowMicro() {
   auto now = std::chrono::system_clock::now();
@@ -77,6 +74,9 @@ class AgentImpl : public Agent {
   Status RemoveFinalizer(const std::string& ns, const std::string& name);
   void RecordEvent(const json::value& vmi, const std::string& type, const std::string& reason,
                    const std::string& message);
+  // Routed networking for a VM with an address (tap, /32 route, DHCP) wired into `spec`.
+  Status AttachNetwork(const std::string& ns, const std::string& name, const json::value& vmi,
+                       VmSpec& spec);
   // Live migration (see scheduler/migration_controller.h for the whole protocol).
   void SyncIncoming(const std::string& ns, const std::string& name, const json::value& vmi,
                     const VmStatus& local);
@@ -192,8 +192,8 @@ Status AgentImpl::RegisterNode() {
                                      {"architecture", "amd64"},
                                      {"operatingSystem", "linux"}}}}}};
   if (endpoint_) {
-    json::object annotations{{kAgentEndpointAnnotation, endpoint_->endpoint()},
-                             {kAgentCertAnnotation, endpoint_->cert_sha256()}};
+    json::object annotations{{api::kAgentEndpointAnnotation, endpoint_->endpoint()},
+                             {api::kAgentCertAnnotation, endpoint_->cert_sha256()}};
     node.at("metadata").as_object()["annotations"] = annotations;
     node.at("status").as_object()["daemonEndpoints"] = json::object{
         {"kubeletEndpoint", json::object{{"Port", endpoint_->port()}}}};
@@ -392,9 +392,7 @@ void AgentImpl::Sync(const std::string& ns, const std::string& name) {
   VmStatus local = runtime_->Inspect(ns, name);
   bool ours = got.ok() && GetString(*got, {"status", "nodeName"}) == options_.node_name;
   const json::value* ms = got.ok() ? Find(*got, {"status", "migrationState"}) : nullptr;
-  const bool migration_active =
-      ms && !GetString(*ms, {"migrationUid"}).empty() && !GetBool(*ms, "completed") &&
-      !GetBool(*ms, "failed");
+  const bool migration_active = api::MigrationActive(ms);
   if (!ours && migration_active && GetString(*ms, {"targetNode"}) == options_.node_name) {
     SyncIncoming(ns, name, *got, local);
     return;
@@ -549,16 +547,10 @@ void AgentImpl::Sync(const std::string& ns, const std::string& name) {
     }
     return;
   }
-  if (!ip.empty()) {
-    auto tap = network_->SetUp(ns, name, ip, GetString(vmi, {"spec", "hostname"}, name));
-    if (!tap.ok()) {
-      PatchStatus(ns, name, json::object{{"phase", "Failed"}, {"conditions", ready_conditions(false, "FailedCreate", tap.status().message())}});
-      RecordEvent(vmi, "Warning", "FailedCreate", "cannot set up the VM's network: " + tap.status().message());
-      return;
-    }
-    spec->network_mode = "tap";
-    spec->tap_device = *tap;
-    if (spec->network_config.empty()) spec->network_config = RoutedNetworkConfig(ip, {"169.254.1.1"}, 1500);
+  if (Status net = AttachNetwork(ns, name, vmi, *spec); !net.ok()) {
+    PatchStatus(ns, name, json::object{{"phase", "Failed"}, {"conditions", ready_conditions(false, "FailedCreate", net.message())}});
+    RecordEvent(vmi, "Warning", "FailedCreate", "cannot set up the VM's network: " + net.message());
+    return;
   }
   spdlog::info("starting {}/{}", ns, name);
   Status started = runtime_->Start(*spec);
@@ -584,6 +576,17 @@ void AgentImpl::ReportMigration(const std::string& ns, const std::string& name,
   }
 }
 
+Status AgentImpl::AttachNetwork(const std::string& ns, const std::string& name,
+                                const json::value& vmi, VmSpec& spec) {
+  const std::string ip = GetString(vmi, {"metadata", "annotations", "kumo.io/ip"});
+  if (ip.empty()) return Status::Ok();  // QEMU's user-mode network
+  KUMO_ASSIGN_OR_RETURN(spec.tap_device,
+                        network_->SetUp(ns, name, ip, GetString(vmi, {"spec", "hostname"}, name)));
+  spec.network_mode = "tap";
+  if (spec.network_config.empty()) spec.network_config = RoutedNetworkConfig(ip, {"169.254.1.1"}, 1500);
+  return Status::Ok();
+}
+
 void AgentImpl::SyncIncoming(const std::string& ns, const std::string& name,
                              const json::value& vmi, const VmStatus& local) {
   const json::value& ms = *Find(vmi, {"status", "migrationState"});
@@ -602,12 +605,8 @@ void AgentImpl::SyncIncoming(const std::string& ns, const std::string& name,
   StatusOr<VmSpec> spec = SpecFromVmi(vmi, *client_);
   if (!spec.ok()) return fail(spec.status().message());
   const std::string ip = GetString(vmi, {"metadata", "annotations", "kumo.io/ip"});
-  if (!ip.empty()) {
-    auto tap = network_->SetUp(ns, name, ip, GetString(vmi, {"spec", "hostname"}, name));
-    if (!tap.ok()) return fail("cannot set up the VM's network: " + tap.status().message());
-    spec->network_mode = "tap";
-    spec->tap_device = *tap;
-    if (spec->network_config.empty()) spec->network_config = RoutedNetworkConfig(ip, {"169.254.1.1"}, 1500);
+  if (Status net = AttachNetwork(ns, name, vmi, *spec); !net.ok()) {
+    return fail("cannot set up the VM's network: " + net.message());
   }
   auto ep = runtime_->StartIncoming(*spec, MigrationEndpoint{migration_host_, 0, 0});
   if (!ep.ok()) {

@@ -17,6 +17,7 @@
 #include "common/log.h"
 #include "http/http_server.h"
 #include "http/pki.h"
+#include "http/query.h"
 #include "http/websocket.h"
 
 namespace kumo::agent {
@@ -36,21 +37,6 @@ std::string TailLines(const std::string& text, int lines) {
     pos = nl;
   }
   return lines == 0 ? "" : text.substr(pos + 1);
-}
-
-std::string QueryParam(const std::string& query, std::string_view name) {
-  size_t start = 0;
-  while (start < query.size()) {
-    size_t amp = query.find('&', start);
-    if (amp == std::string::npos) amp = query.size();
-    std::string_view param(query.data() + start, amp - start);
-    size_t eq = param.find('=');
-    if (param.substr(0, eq) == name) {
-      return eq == std::string_view::npos ? "true" : std::string(param.substr(eq + 1));
-    }
-    start = amp + 1;
-  }
-  return "";
 }
 
 StatusOr<int> ConnectUnix(const std::string& path) {
@@ -133,7 +119,7 @@ Status NodeEndpointImpl::Init() {
 }
 
 void NodeEndpointImpl::Handle(const http::Request& req, http::ResponseWriter& w) {
-  if (req.client_cert_cn != kApiServerClientName) {
+  if (req.client_cert_cn != api::kApiServerClientName) {
     w.Send(http::ErrorResponse(
         Status(Code::kForbidden, "only the API server may call the node agent")));
     return;
@@ -209,17 +195,19 @@ void NodeEndpointImpl::ServeConsole(const std::string& key, const VmStatus& vm,
 
 void NodeEndpointImpl::ServeLog(const VmStatus& vm, const http::Request& req,
                                 http::ResponseWriter& w) {
+  const http::Query query = http::ParseQuery(req.query);
   int tail = -1;
-  if (std::string t = QueryParam(req.query, "tailLines"); !t.empty()) {
+  if (auto t = query.find("tailLines"); t != query.end() && !t->second.empty()) {
     char* end = nullptr;
-    long v = std::strtol(t.c_str(), &end, 10);
+    long v = std::strtol(t->second.c_str(), &end, 10);
     if (*end != '\0' || v < 0) {
       w.Send(http::ErrorResponse(BadRequest("tailLines must be a non-negative integer")));
       return;
     }
     tail = static_cast<int>(std::min<long>(v, 1 << 30));
   }
-  const bool follow = QueryParam(req.query, "follow") == "true";
+  auto f = query.find("follow");
+  const bool follow = f != query.end() && f->second == "true";
   auto text = ReadFileToString(vm.console_log);
   if (!text.ok()) {
     w.Send(http::ErrorResponse(text.status()));

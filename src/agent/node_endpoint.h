@@ -12,15 +12,11 @@
 #include <string>
 
 #include "agent/runtime/runtime.h"
+#include "api/kubevirt.h"
 #include "common/status.h"
 
 namespace kumo::agent {
 
-// Annotations on the Node that tell the API server how to reach the agent.
-inline constexpr char kAgentEndpointAnnotation[] = "kumo.io/agent-endpoint";      // "host:port"
-inline constexpr char kAgentCertAnnotation[] = "kumo.io/agent-cert-sha256";       // hex
-// The user name in the API server's client certificate for agents.
-inline constexpr char kApiServerClientName[] = "kumo-apiserver";
 
 struct NodeEndpointOptions {
   std::string listen_host = "0.0.0.0";
@@ -37,7 +33,7 @@ class NodeEndpoint {
   // Borrows `runtime`, which must outlive the endpoint.
   static StatusOr<std::unique_ptr<NodeEndpoint>> Start(const NodeEndpointOptions& options,
                                                        Runtime& runtime);
-  // "host:port" for kAgentEndpointAnnotation.
+  // "host:port" for api::kAgentEndpointAnnotation.
   virtual std::string endpoint() const = 0;
   virtual int port() const = 0;
   virtual const std::string& cert_sha256() const = 0;

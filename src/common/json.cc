@@ -126,6 +126,11 @@ int64_t GetInt(const json::value& v, std::initializer_list<std::string_view> pat
   return def;
 }
 
+bool GetBool(const json::value& v, std::initializer_list<std::string_view> path, bool def) {
+  const json::value* f = Find(v, path);
+  return f && f->is_bool() ? f->get_bool() : def;
+}
+
 int64_t ParseTime(std::string_view text) {
   struct tm tm = {};
   std::string s(text);

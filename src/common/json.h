@@ -32,6 +32,8 @@ std::string GetString(const json::value& v, std::initializer_list<std::string_vi
 // The integer at `path`, or `def` when missing or not an integer.
 int64_t GetInt(const json::value& v, std::initializer_list<std::string_view> path,
                int64_t def = 0);
+// The boolean at `path`, or `def` when missing or not a boolean.
+bool GetBool(const json::value& v, std::initializer_list<std::string_view> path, bool def = false);
 // The object at `path`, created (with intermediate objects) when missing. The value at each
 // step must be an object or absent; a non-object is replaced.
 json::object& EnsureObject(json::value& v, std::initializer_list<std::string_view> path);

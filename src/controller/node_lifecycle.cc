@@ -17,13 +17,16 @@ const api::ResourceInfo& Vmis() { return Resource("kubevirt.io", "virtualmachine
 
 constexpr char kLeaseNamespace[] = "kube-node-lease";
 
-json::value* ReadyCondition(json::value& node) {
-  json::value* conds = Find(node, {"status", "conditions"});
+const json::value* ReadyCondition(const json::value& node) {
+  const json::value* conds = Find(node, {"status", "conditions"});
   if (!conds || !conds->is_array()) return nullptr;
-  for (auto& c : conds->get_array()) {
+  for (const auto& c : conds->get_array()) {
     if (GetString(c, {"type"}) == "Ready") return &c;
   }
   return nullptr;
+}
+json::value* ReadyCondition(json::value& node) {
+  return const_cast<json::value*>(ReadyCondition(static_cast<const json::value&>(node)));
 }
 
 // timeAdded of our NoExecute taint (unix seconds), or -1 when the node does not carry it.
@@ -95,8 +98,7 @@ Status NodeLifecycleController::CheckNode(const json::value& node) {
     }
   }
   if (last < 0) {
-    json::value copy = node;
-    if (json::value* ready = ReadyCondition(copy)) last = ParseTime(GetString(*ready, {"lastHeartbeatTime"}));
+    if (const json::value* ready = ReadyCondition(node)) last = ParseTime(GetString(*ready, {"lastHeartbeatTime"}));
   }
   if (last < 0) last = ParseTime(GetString(node, {"metadata", "creationTimestamp"}));
   if (last < 0) return Status::Ok();
@@ -106,8 +108,7 @@ Status NodeLifecycleController::CheckNode(const json::value& node) {
   if (!stale) {
     return since >= 0 ? MarkReachable(name) : Status::Ok();
   }
-  json::value copy = node;
-  json::value* ready = ReadyCondition(copy);
+  const json::value* ready = ReadyCondition(node);
   if (since < 0 || !ready || GetString(*ready, {"status"}) != "Unknown") {
     KUMO_RETURN_IF_ERROR(MarkUnreachable(name, last));
     if (since < 0) since = now;

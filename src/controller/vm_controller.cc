@@ -1,6 +1,7 @@
 #include "controller/vm_controller.h"
 
 #include "api/object.h"
+#include "api/kubevirt.h"
 #include "api/resource.h"
 #include "common/log.h"
 #include "common/random.h"
@@ -20,13 +21,6 @@ const api::ResourceInfo& Vmis() {
 // "/registry/kubevirt.io/virtualmachineinstances/ns/name" -> the VM key of the same name.
 std::string VmKeyOfVmi(const std::string& vmi_key) {
   return Vms().KeyPrefix() + vmi_key.substr(Vmis().KeyPrefix().size());
-}
-
-std::string RunStrategy(const json::value& vm) {
-  std::string rs = GetString(vm, {"spec", "runStrategy"});
-  if (!rs.empty()) return rs;
-  const json::value* running = Find(vm, {"spec", "running"});
-  return running && running->is_bool() && running->get_bool() ? "Always" : "Halted";
 }
 
 std::string ConditionField(const json::value& obj, std::string_view type, std::string_view field) {
@@ -322,7 +316,7 @@ StatusOr<Result> VmController::Reconcile(const std::string& key) {
     KUMO_RETURN_IF_ERROR(PopStateChangeRequest(key));  // unknown action
   }
 
-  const std::string strategy = RunStrategy(*vm);
+  const std::string strategy = api::RunStrategyOf(*vm);
   if (strategy == "Halted") {
     if (active) KUMO_RETURN_IF_ERROR(DeleteVmi(*vmi));
   } else if (strategy == "Always" || strategy == "RerunOnFailure") {

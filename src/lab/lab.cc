@@ -89,13 +89,6 @@ Status Ip(const std::vector<std::string>& args, const std::string& ns = "") {
   return RunIp(args, ns).status();
 }
 
-Status Exec(const std::string& ns, const std::vector<std::string>& argv) {
-  std::vector<std::string> full = {"ip", "netns", "exec", ns};
-  full.insert(full.end(), argv.begin(), argv.end());
-  auto r = agent::RunChecked(full);
-  return r.status();
-}
-
 // Starts the agent of node `i` in its namespace; returns its pid.
 StatusOr<int> StartAgent(const std::string& data_dir, int id, int i, const std::string& kumo) {
   const std::string name = "node" + std::to_string(i);

@@ -1,6 +1,7 @@
 #include "scheduler/migration_controller.h"
 
 #include "api/object.h"
+#include "api/kubevirt.h"
 #include "api/resource.h"
 #include "common/log.h"
 #include "scheduler/scheduler.h"
@@ -17,19 +18,6 @@ const api::ResourceInfo& Migrations() { return Kind("virtualmachineinstancemigra
 
 bool Done(const std::string& phase) { return phase == "Succeeded" || phase == "Failed"; }
 
-bool Active(const json::value* ms) {
-  if (!ms || !ms->is_object()) return false;
-  const json::value* completed = Find(*ms, {"completed"});
-  const json::value* failed = Find(*ms, {"failed"});
-  return !(completed && completed->is_bool() && completed->get_bool()) &&
-         !(failed && failed->is_bool() && failed->get_bool()) &&
-         !GetString(*ms, {"migrationUid"}).empty();
-}
-
-bool Flag(const json::value& ms, const char* name) {
-  const json::value* v = Find(ms, {name});
-  return v && v->is_bool() && v->get_bool();
-}
 
 }  // namespace
 
@@ -124,14 +112,14 @@ StatusOr<controller::Result> MigrationController::Reconcile(const std::string& k
   const bool mine = ms && GetString(*ms, {"migrationUid"}) == uid;
 
   if (mine) {
-    if (Flag(*ms, "completed")) {
+    if (GetBool(*ms, {"completed"})) {
       KUMO_RETURN_IF_ERROR(SetPhase(key, "Succeeded", "", ms));
       events_.Record(vmi, "Normal", "Migrated",
                      "The VMI migrated live from " + GetString(*ms, {"sourceNode"}) + " to " +
                          GetString(*ms, {"targetNode"}));
       return controller::Result{};
     }
-    if (Flag(*ms, "failed")) {
+    if (GetBool(*ms, {"failed"})) {
       KUMO_RETURN_IF_ERROR(SetPhase(key, "Failed", GetString(*ms, {"failureReason"}), ms));
       events_.Record(mig, "Warning", "FailedMigration",
                      "The migration failed: " + GetString(*ms, {"failureReason"}) +
@@ -145,7 +133,7 @@ StatusOr<controller::Result> MigrationController::Reconcile(const std::string& k
       auto res = store::GuaranteedUpdate(store_, vmi_key, [&](const store::KeyValue& cur) -> StatusOr<std::string> {
         KUMO_ASSIGN_OR_RETURN(json::value v, api::ParseStored(cur.value, cur.mod_revision));
         json::value* cur_ms = Find(v, {"status", "migrationState"});
-        if (!cur_ms || GetString(*cur_ms, {"migrationUid"}) != uid || !Active(cur_ms)) {
+        if (!cur_ms || GetString(*cur_ms, {"migrationUid"}) != uid || !api::MigrationActive(cur_ms)) {
           return Status(Code::kAlreadyExists, "moved on");
         }
         cur_ms->get_object()["failed"] = true;
@@ -170,7 +158,7 @@ StatusOr<controller::Result> MigrationController::Reconcile(const std::string& k
       !GetString(vmi, {"metadata", "deletionTimestamp"}).empty()) {
     return fail("VMI \"" + vmi_name + "\" is not running; only a running VMI migrates");
   }
-  if (Active(ms)) {  // another migration of this VMI is under way: wait for it
+  if (api::MigrationActive(ms)) {  // another migration of this VMI is under way: wait for it
     KUMO_RETURN_IF_ERROR(SetPhase(key, "Pending", "waiting for another migration of the VMI", nullptr));
     return controller::Result{std::chrono::seconds(2)};
   }
@@ -188,7 +176,7 @@ StatusOr<controller::Result> MigrationController::Reconcile(const std::string& k
   auto res = store::GuaranteedUpdate(store_, vmi_key, [&](const store::KeyValue& cur) -> StatusOr<std::string> {
     KUMO_ASSIGN_OR_RETURN(json::value v, api::ParseStored(cur.value, cur.mod_revision));
     if (GetString(v, {"metadata", "uid"}) != vmi_uid || GetString(v, {"status", "nodeName"}) != source ||
-        Active(Find(v, {"status", "migrationState"}))) {
+        api::MigrationActive(Find(v, {"status", "migrationState"}))) {
       return Conflict("the VMI changed");
     }
     EnsureObject(v, {"status"})["migrationState"] = plan;

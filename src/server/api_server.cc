@@ -34,6 +34,7 @@
 #include "server/tenancy.h"
 #include "server/tenancy_admission.h"
 #include "server/tokens.h"
+#include "api/kubevirt.h"
 #include "controller/node_lifecycle.h"
 #include "scheduler/migration_controller.h"
 #include "server/vm_console.h"
@@ -214,7 +215,7 @@ Status ApiServerImpl::Init() {
   }
   AgentCredentials agent_credentials;
   if (ho.tls) {
-    KUMO_ASSIGN_OR_RETURN(auto pair, pki::IssueClientCert(pki_files, "kumo-apiserver", {}));
+    KUMO_ASSIGN_OR_RETURN(auto pair, pki::IssueClientCert(pki_files, api::kApiServerClientName, {}));
     agent_credentials = AgentCredentials{std::move(pair.first), std::move(pair.second)};
   }
   console_ = std::make_unique<VmConsole>(*store_, std::move(agent_credentials), stopping_);
@@ -438,7 +439,7 @@ void ApiServerImpl::Route(const http::Request& req, const RequestInfo& info, con
     return;
   }
   if (info.group == "subresources.kubevirt.io" && info.version == "v1") {
-    if (VmConsole::Handles(info)) return console_->Serve(info, req, writer);
+    if (VmConsole::Handles(info)) return console_->Serve(info, query, req, writer);
     writer.Send(subresources_->Serve(info, req));
     return;
   }

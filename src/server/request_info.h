@@ -2,6 +2,8 @@
 // /api/v1/namespaces/NS/secrets/NAME/status -> group "", version v1, namespace NS, ...
 #pragma once
 
+#include "http/query.h"
+
 #include <map>
 #include <string>
 #include <string_view>
@@ -21,9 +23,8 @@ struct RequestInfo {
   std::string name;
 };
 
-// Query parameters, percent-decoded ('+' as space). Repeated keys keep the first value.
-using Query = std::map<std::string, std::string, std::less<>>;
-Query ParseQuery(std::string_view raw);
+using http::ParseQuery;
+using http::Query;
 
 RequestInfo ParseRequestInfo(std::string_view method, std::string_view path, const Query& query);
 

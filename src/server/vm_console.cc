@@ -1,5 +1,6 @@
 #include "server/vm_console.h"
 
+#include "api/kubevirt.h"
 #include "api/object.h"
 #include "api/resource.h"
 #include "client/http/http_client.h"
@@ -11,8 +12,6 @@ namespace kumo::server {
 
 namespace {
 
-constexpr char kEndpointAnnotation[] = "kumo.io/agent-endpoint";
-constexpr char kCertAnnotation[] = "kumo.io/agent-cert-sha256";
 
 StatusOr<json::value> GetObject(store::Store& store, const char* group, const char* plural,
                                 const std::string& ns, const std::string& name) {
@@ -45,7 +44,7 @@ bool VmConsole::Handles(const RequestInfo& info) {
          (info.subresource == "console" || info.subresource == "consolelog");
 }
 
-void VmConsole::Serve(const RequestInfo& info, const http::Request& req,
+void VmConsole::Serve(const RequestInfo& info, const Query& query, const http::Request& req,
                       http::ResponseWriter& writer) {
   StatusDetails details{info.name, "kubevirt.io", "virtualmachineinstances"};
   auto fail = [&](const Status& st) { writer.Send(StatusResponse(st, details)); };
@@ -73,8 +72,8 @@ void VmConsole::Serve(const RequestInfo& info, const http::Request& req,
   }
   auto node_obj = GetObject(store_, "", "nodes", "", node);
   if (!node_obj.ok()) return fail(node_obj.status());
-  const std::string endpoint = GetString(*node_obj, {"metadata", "annotations", kEndpointAnnotation});
-  const std::string pin = GetString(*node_obj, {"metadata", "annotations", kCertAnnotation});
+  const std::string endpoint = GetString(*node_obj, {"metadata", "annotations", api::kAgentEndpointAnnotation});
+  const std::string pin = GetString(*node_obj, {"metadata", "annotations", api::kAgentCertAnnotation});
   if (endpoint.empty() || pin.empty()) {
     return fail(Status(Code::kUnavailable, "node " + node +
                                                " publishes no agent endpoint (an older agent, or "
@@ -95,7 +94,8 @@ void VmConsole::Serve(const RequestInfo& info, const http::Request& req,
   areq.target = target;
 
   if (!console) {
-    const bool follow = req.query.find("follow=true") != std::string::npos;
+    auto f = query.find("follow");
+    const bool follow = f != query.end() && f->second == "true";
     if (!follow) {
       auto resp = (*agent)->Send(areq);
       if (!resp.ok()) return writer.Send(AgentError(0, resp.status().message(), node));

@@ -29,7 +29,8 @@ class VmConsole {
       : store_(store), credentials_(std::move(credentials)), stopping_(stopping) {}
   // True for the subresources served here.
   static bool Handles(const RequestInfo& info);
-  void Serve(const RequestInfo& info, const http::Request& req, http::ResponseWriter& writer);
+  void Serve(const RequestInfo& info, const Query& query, const http::Request& req,
+             http::ResponseWriter& writer);
 
  private:
   store::Store& store_;

@@ -1,6 +1,7 @@
 #include "server/vm_subresources.h"
 
 #include "api/object.h"
+#include "api/kubevirt.h"
 #include "api/resource.h"
 #include "common/random.h"
 #include "server/responses.h"
@@ -8,13 +9,6 @@
 namespace kumo::server {
 
 namespace {
-
-std::string Strategy(const json::value& vm) {
-  std::string rs = GetString(vm, {"spec", "runStrategy"});
-  if (!rs.empty()) return rs;
-  const json::value* running = Find(vm, {"spec", "running"});
-  return running && running->is_bool() && running->get_bool() ? "Always" : "Halted";
-}
 
 void SetStrategy(json::value& vm, const std::string& strategy) {
   json::object& spec = EnsureObject(vm, {"spec"});
@@ -112,7 +106,7 @@ http::Response VmSubresources::Serve(const RequestInfo& info, const http::Reques
         active = phase != "Succeeded" && phase != "Failed";
       }
     }
-    const std::string strategy = Strategy(vm);
+    const std::string strategy = api::RunStrategyOf(vm);
     if (action == "start") {
       if (active) return Conflict("VM is already running");
       if (strategy == "Halted") SetStrategy(vm, "Always");

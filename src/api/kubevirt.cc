@@ -1,0 +1,16 @@
+#include "api/kubevirt.h"
+
+namespace kumo::api {
+
+std::string RunStrategyOf(const json::value& vm) {
+  std::string rs = GetString(vm, {"spec", "runStrategy"});
+  if (!rs.empty()) return rs;
+  return GetBool(vm, {"spec", "running"}) ? "Always" : "Halted";
+}
+
+bool MigrationActive(const json::value* ms) {
+  return ms && ms->is_object() && !GetString(*ms, {"migrationUid"}).empty() &&
+         !GetBool(*ms, {"completed"}) && !GetBool(*ms, {"failed"});
+}
+
+}  // namespace kumo::api

@@ -1,0 +1,25 @@
+// Semantics that several modules read off objects: a VM's run strategy, whether a VMI's live
+// migration is under way, and how the API server finds and trusts a node's agent.
+#pragma once
+
+#include <string>
+
+#include "common/json.h"
+
+namespace kumo::api {
+
+// Node annotations an agent publishes for the API server: its HTTPS endpoint ("host:port")
+// and the SHA-256 (hex) of its self-signed certificate, which the server pins.
+inline constexpr char kAgentEndpointAnnotation[] = "kumo.io/agent-endpoint";
+inline constexpr char kAgentCertAnnotation[] = "kumo.io/agent-cert-sha256";
+// The user name in the client certificate the API server presents to agents.
+inline constexpr char kApiServerClientName[] = "kumo-apiserver";
+
+// spec.runStrategy, or what the deprecated spec.running means (true: Always, else Halted).
+std::string RunStrategyOf(const json::value& vm);
+
+// True while status.migrationState (may be null) describes a migration that has neither
+// completed nor failed.
+bool MigrationActive(const json::value* migration_state);
+
+}  // namespace kumo::api
