@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "api/openapi_schemas.h"
+#include "api/openapi_v2.h"
 
 namespace kumo::api {
 
@@ -307,6 +308,8 @@ std::string HashHex(std::string_view text) {
 struct Built {
   std::string root;
   std::map<std::string, std::string, std::less<>> documents;  // by gv path
+  std::string v2_json;
+  std::string v2_protobuf;
 };
 
 std::unique_ptr<const Built> Build(const Registry& registry) {
@@ -318,6 +321,8 @@ std::unique_ptr<const Built> Build(const Registry& registry) {
 
   auto built = std::make_unique<Built>();
   json::object root_paths;
+  json::object all_paths;  // every group-version's, for the one v2 document
+  json::object all_schemas;
   for (const auto& [group, version] : registry.GroupVersions()) {
     json::object own;  // schemas made for this document: lists, unmodelled kinds
     json::object paths;
@@ -357,7 +362,11 @@ std::unique_ptr<const Built> Build(const Registry& registry) {
       }
     }
     json::object components;
-    for (auto& [name, s] : schemas) components[name] = std::move(s);
+    for (auto& [name, s] : schemas) {
+      all_schemas[name] = s;
+      components[name] = std::move(s);
+    }
+    for (const auto& p : paths) all_paths[p.key()] = p.value();
 
     json::object doc{
         {"openapi", "3.0.0"},
@@ -372,6 +381,9 @@ std::unique_ptr<const Built> Build(const Registry& registry) {
     built->documents.emplace(gv_path, std::move(text));
   }
   built->root = json::serialize(json::object{{"paths", std::move(root_paths)}});
+  json::object swagger = ToSwagger2(all_paths, all_schemas);
+  built->v2_json = json::serialize(swagger);
+  built->v2_protobuf = EncodeSwagger2Protobuf(swagger);
   return built;
 }
 
@@ -398,6 +410,11 @@ const Built& BuiltFor(const Registry& registry) {
 }  // namespace
 
 std::string OpenApiV3Root(const Registry& registry) { return BuiltFor(registry).root; }
+
+const std::string& OpenApiV2(const Registry& registry, bool protobuf) {
+  const Built& built = BuiltFor(registry);
+  return protobuf ? built.v2_protobuf : built.v2_json;
+}
 
 StatusOr<std::string> OpenApiV3Document(const Registry& registry, std::string_view gv_path) {
   while (gv_path.starts_with('/')) gv_path.remove_prefix(1);

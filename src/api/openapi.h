@@ -19,4 +19,8 @@ std::string OpenApiV3Root(const Registry& registry);
 // registry serves no such group-version.
 StatusOr<std::string> OpenApiV3Document(const Registry& registry, std::string_view gv_path);
 
+// The Swagger 2.0 document of /openapi/v2 for every served group-version (see openapi_v2.h):
+// JSON, or gnostic's protobuf encoding when `protobuf`. Built once per registry.
+const std::string& OpenApiV2(const Registry& registry, bool protobuf);
+
 }  // namespace kumo::api

@@ -354,6 +354,17 @@ void ApiServerImpl::SendNonResource(const http::Request& req, http::ResponseWrit
     size_t slash = rest.find('/');
     if (slash == std::string::npos) body = ApiGroupJson(registry_, rest);
     else body = ApiResourceListJson(registry_, rest.substr(0, slash), rest.substr(slash + 1));
+  } else if (p == "/openapi/v2" || p == "/openapi/v2/") {
+    // kubectl before 1.27 reads only this document, and only as protobuf.
+    constexpr std::string_view kProtoV2 = "application/com.github.proto-openapi.spec.v2";
+    const bool protobuf = req.Header("accept").find(kProtoV2) != std::string::npos;
+    http::Response r;
+    // kubectl asks for "...spec.v2@v1.0+protobuf", but '@' is not allowed in a media type
+    // (Go's mime parser refuses it), so the answer is spelled as kube-apiserver spells it.
+    r.content_type = protobuf ? std::string(kProtoV2) + ".v1.0+protobuf" : "application/json";
+    r.body = api::OpenApiV2(registry_, protobuf);
+    writer.Send(std::move(r));
+    return;
   } else if (p == "/openapi/v3" || p == "/openapi/v3/") {
     body = api::OpenApiV3Root(registry_);
   } else if (p.rfind("/openapi/v3/", 0) == 0) {

@@ -12,7 +12,7 @@ import threading
 import unittest
 
 from kumo_cli import (KumoCli, leaf_paths, load_yaml_or_none, schema_for_kind, strict_errors)
-from kumo_harness import KUMO, KumoServer, wait_for
+from kumo_harness import KUBECTL, KUMO, KumoServer, wait_for
 
 NS = "default"
 
@@ -220,7 +220,7 @@ class CliTest(unittest.TestCase):
         with open(self.server.kubeconfig) as f, open(kc, "w") as out:
             out.write(f.read())
         self.server.kubectl("create", "namespace", "team-a")
-        subprocess.run(["kubectl", "--kubeconfig", kc, "config", "set-context", "--current",
+        subprocess.run([KUBECTL, "--kubeconfig", kc, "config", "set-context", "--current",
                         "--namespace", "team-a"], check=True, capture_output=True)
         self.import_image("ctx-img")
         self.kumo("vm", "create", "ctx", "--image", "ctx-img", "--run-strategy", "Halted", env={"KUBECONFIG": kc})

@@ -16,7 +16,8 @@ import urllib.error
 import urllib.request
 
 KUMO = os.environ.get("KUMO_BIN", os.path.join(os.path.dirname(__file__), "../../build/kumo"))
-KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
+# KUBECTL picks another kubectl (the suites also run with Debian's 1.20, the oldest supported).
+KUBECTL = os.environ.get("KUBECTL") or shutil.which("kubectl") or "/usr/bin/kubectl"
 
 
 class KumoServer:
@@ -123,6 +124,77 @@ class KumoServer:
             return code, json.loads(raw)
         except ValueError:
             return code, raw.decode(errors="replace")
+
+
+def kubectl_minor():
+    """The minor version of the kubectl the tests use (20 for Debian's 1.20)."""
+    if not hasattr(kubectl_minor, "value"):
+        out = subprocess.run([KUBECTL, "version", "--client", "-o", "json"], capture_output=True,
+                             text=True, check=True).stdout
+        minor = json.loads(out)["clientVersion"]["minor"]
+        kubectl_minor.value = int("".join(c for c in minor if c.isdigit()))
+    return kubectl_minor.value
+
+
+def kubeconfig_request(kubeconfig, method, path, body=None,
+                       content_type="application/json"):
+    """(code, parsed body) of a request made with the credentials of `kubeconfig`: its bearer
+    token or its client certificate, as kubectl would send them."""
+    cfg = json.loads(subprocess.run(
+        [KUBECTL, "--kubeconfig", kubeconfig, "config", "view", "--raw", "--minify", "-o",
+         "json"], capture_output=True, text=True, check=True).stdout)
+    cluster, user = cfg["clusters"][0]["cluster"], cfg["users"][0]["user"]
+    with tempfile.TemporaryDirectory() as d:
+        ca = os.path.join(d, "ca.crt")
+        with open(ca, "wb") as f:
+            f.write(base64.b64decode(cluster["certificate-authority-data"]))
+        ctx = ssl.create_default_context(cafile=ca)
+        if "client-certificate-data" in user:
+            cert, key = os.path.join(d, "c.crt"), os.path.join(d, "c.key")
+            for path_, field in ((cert, "client-certificate-data"), (key, "client-key-data")):
+                with open(path_, "wb") as f:
+                    f.write(base64.b64decode(user[field]))
+            ctx.load_cert_chain(cert, key)
+        data = None if body is None else (body if isinstance(body, str) else
+                                          json.dumps(body)).encode()
+        req = urllib.request.Request(cluster["server"] + path, data=data, method=method)
+        if "token" in user:
+            req.add_header("Authorization", "Bearer " + user["token"])
+        if data is not None:
+            req.add_header("Content-Type", content_type)
+        try:
+            with urllib.request.urlopen(req, context=ctx, timeout=30) as resp:
+                code, raw = resp.status, resp.read()
+        except urllib.error.HTTPError as e:
+            code, raw = e.code, e.read()
+    try:
+        return code, json.loads(raw)
+    except ValueError:
+        return code, raw.decode(errors="replace")
+
+
+def patch_status(kubeconfig, path, patch):
+    """`kubectl patch --subresource status --type merge` of the object at API `path`, for every
+    kubectl: --subresource came with 1.24, so older ones send the same request by hand. Returns
+    a CompletedProcess whose stderr reads like kubectl's."""
+    if kubectl_minor() >= 24:
+        parts = path.strip("/").split("/")
+        name, plural = parts[-1], parts[-2]
+        group = "" if parts[0] == "api" else parts[1]
+        resource = plural + ("." + group if group else "")
+        args = [KUBECTL, "--kubeconfig", kubeconfig, "patch", resource, name, "--subresource",
+                "status", "--type", "merge", "-p", patch]
+        if "namespaces" in parts:
+            args += ["-n", parts[parts.index("namespaces") + 1]]
+        return subprocess.run(args, capture_output=True, text=True, timeout=60)
+    code, body = kubeconfig_request(kubeconfig, "PATCH", path + "/status", patch,
+                                    "application/merge-patch+json")
+    if code < 300:
+        return subprocess.CompletedProcess(path, 0, stdout="patched\n", stderr="")
+    reason = body.get("reason", "") if isinstance(body, dict) else ""
+    message = body.get("message", body) if isinstance(body, dict) else body
+    return subprocess.CompletedProcess(path, 1, stdout="",
+                                       stderr=f"Error from server ({reason}): {message}\n")
 
 
 def vm_manifest(name, namespace="demo", run_strategy="Halted", labels=None, extra=None):
