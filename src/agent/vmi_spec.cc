@@ -1,6 +1,6 @@
 #include "agent/vmi_spec.h"
 
-#include "api/quantity.h"
+#include "api/vm_size.h"
 #include "common/base64.h"
 
 namespace kumo::agent {
@@ -63,15 +63,13 @@ StatusOr<VmSpec> SpecFromVmi(const json::value& vmi, client::RestClient& client)
   spec.ns = GetString(vmi, {"metadata", "namespace"});
   spec.name = GetString(vmi, {"metadata", "name"});
   spec.uid = GetString(vmi, {"metadata", "uid"});
-  const json::value* domain = Find(vmi, {"spec", "domain"});
-  if (!domain) return BadRequest("the VMI has no spec.domain");
-  spec.vcpus = static_cast<int>(GetInt(*domain, {"cpu", "sockets"}, 1) * GetInt(*domain, {"cpu", "cores"}, 1) *
-                                GetInt(*domain, {"cpu", "threads"}, 1));
-  std::string mem = GetString(*domain, {"memory", "guest"});
-  if (mem.empty()) mem = GetString(*domain, {"resources", "requests", "memory"});
-  if (mem.empty()) return BadRequest("the VMI sets no memory");
-  KUMO_ASSIGN_OR_RETURN(double bytes, api::ParseQuantity(mem));
-  spec.memory_bytes = static_cast<int64_t>(bytes);
+  // The size quota and the scheduler counted: one function computes it for all three.
+  const json::value* vmi_spec = Find(vmi, {"spec"});
+  KUMO_ASSIGN_OR_RETURN(api::VmSize size,
+                        api::VmSizeOf(vmi_spec ? *vmi_spec : json::value(),
+                                      "VirtualMachineInstance", spec.name));
+  spec.vcpus = static_cast<int>(size.vcpus);
+  spec.memory_bytes = size.guest_memory;
 
   const json::value* volumes = Find(vmi, {"spec", "volumes"});
   if (volumes && volumes->is_array()) {

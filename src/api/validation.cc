@@ -5,6 +5,7 @@
 #include <set>
 
 #include "api/quantity.h"
+#include "api/vm_size.h"
 #include "common/ipv4.h"
 
 namespace kumo::api {
@@ -153,19 +154,6 @@ void CheckQuantity(const json::value& base, std::initializer_list<std::string_vi
   }
 }
 
-void CheckPositiveInt(const json::value& base, std::string_view key, const std::string& field,
-                      FieldErrors& errs) {
-  const json::value* v = Find(base, {key});
-  if (!v) return;
-  if (!v->is_int64() && !v->is_uint64()) {
-    errs.TypeInvalid(field, "must be an integer");
-    return;
-  }
-  if (v->to_number<int64_t>() < 1) {
-    errs.InvalidValue(field, json::serialize(*v), "must be greater than or equal to 1");
-  }
-}
-
 // Checks a VMI spec (also a VM's spec.template.spec) rooted at `prefix`.
 void CheckVmiSpec(const json::value* spec, const std::string& prefix, bool has_instancetype,
                   FieldErrors& errs) {
@@ -178,25 +166,21 @@ void CheckVmiSpec(const json::value* spec, const std::string& prefix, bool has_i
     errs.Required(prefix + ".domain");
     return;
   }
-  const std::string dp = prefix + ".domain";
-  if (const json::value* cpu = Find(*domain, {"cpu"})) {
-    if (!cpu->is_object()) errs.TypeInvalid(dp + ".cpu", "must be an object");
-    else {
-      for (auto key : {"cores", "sockets", "threads"}) {
-        CheckPositiveInt(*cpu, key, dp + ".cpu." + key, errs);
-      }
-    }
+  // The size, as quota, scheduler and agent will compute it (api/vm_size.h). With an
+  // instancetype the flavor decides vCPUs and memory, so only the rest is checked here; quota
+  // admission checks the expanded size.
+  if (has_instancetype) {
+    json::value expanded = *spec;
+    ApplyInstancetype(expanded, json::object{{"spec", {{"cpu", {{"guest", 1}}},
+                                                       {"memory", {{"guest", "16Mi"}}}}}});
+    ComputeVmSize(expanded, prefix, errs);
+  } else {
+    ComputeVmSize(*spec, prefix, errs);
   }
-  CheckQuantity(*domain, {"memory", "guest"}, dp + ".memory.guest", errs);
+  const std::string dp = prefix + ".domain";
   for (auto kind : {"requests", "limits"}) {
     CheckQuantity(*domain, {"resources", kind, "memory"}, dp + ".resources." + kind + ".memory",
                   errs);
-    CheckQuantity(*domain, {"resources", kind, "cpu"}, dp + ".resources." + kind + ".cpu", errs);
-  }
-  if (!has_instancetype && !Find(*domain, {"memory", "guest"}) &&
-      !Find(*domain, {"resources", "requests", "memory"})) {
-    errs.Required(dp + ".memory.guest",
-                  "set domain.memory.guest, domain.resources.requests.memory or an instancetype");
   }
 
   // Volumes: unique names.
@@ -312,7 +296,7 @@ Status ValidateMigration(const json::value& obj) {
 Status ValidateVirtualMachineInstance(const json::value& obj) {
   FieldErrors errs;
   CheckMetadata(obj, /*label_name=*/true, errs);
-  CheckVmiSpec(Find(obj, {"spec"}), "spec", /*has_instancetype=*/true, errs);
+  CheckVmiSpec(Find(obj, {"spec"}), "spec", /*has_instancetype=*/false, errs);
   return errs.ToStatus(KindOf(obj), GetString(obj, {"metadata", "name"}));
 }
 
@@ -320,11 +304,21 @@ Status ValidateInstancetype(const json::value& obj) {
   FieldErrors errs;
   CheckMetadata(obj, /*label_name=*/false, errs);
   const json::value* cpu = Find(obj, {"spec", "cpu", "guest"});
+  const json::value* mem = Find(obj, {"spec", "memory", "guest"});
   if (!cpu) errs.Required("spec.cpu.guest", "the number of vCPUs");
-  else if (!cpu->is_int64() && !cpu->is_uint64()) errs.TypeInvalid("spec.cpu.guest", "must be an integer");
-  else if (cpu->to_number<int64_t>() < 1) errs.InvalidValue("spec.cpu.guest", json::serialize(*cpu), "must be at least 1");
-  if (!Find(obj, {"spec", "memory", "guest"})) errs.Required("spec.memory.guest", "e.g. 1Gi");
-  else CheckQuantity(obj, {"spec", "memory", "guest"}, "spec.memory.guest", errs);
+  if (!mem) errs.Required("spec.memory.guest", "e.g. 1Gi");
+  if (cpu && mem) {
+    // The bounds every VM has (api/vm_size.h), reported under the instancetype's fields.
+    FieldErrors size_errs;
+    json::value spec;
+    ApplyInstancetype(spec, obj);
+    if (!ComputeVmSize(spec, "spec", size_errs)) {
+      for (Cause c : size_errs.causes()) {
+        c.field = c.field.starts_with("spec.domain.cpu") ? "spec.cpu.guest" : "spec.memory.guest";
+        errs.Add(std::move(c));
+      }
+    }
+  }
   return errs.ToStatus(KindOf(obj), GetString(obj, {"metadata", "name"}));
 }
 

@@ -53,6 +53,8 @@ class FieldErrors {
                     const std::vector<std::string>& supported);
   void TypeInvalid(std::string field, std::string detail);
   void Duplicate(std::string field, const std::string& value);
+  void Add(Cause cause) { causes_.push_back(std::move(cause)); }
+  const std::vector<Cause>& causes() const { return causes_; }
   bool empty() const { return causes_.empty(); }
   // OK when empty; otherwise Invalid: `Kind "name" is invalid: <causes>`.
   Status ToStatus(std::string_view kind, std::string_view name) const;

@@ -1,5 +1,7 @@
 #include "controller/vm_controller.h"
 
+#include "api/vm_size.h"
+
 #include "api/object.h"
 #include "api/kubevirt.h"
 #include "api/resource.h"
@@ -90,14 +92,7 @@ Status VmController::CreateVmi(const json::value& vm) {
       return NotFound("VirtualMachineClusterInstancetype \"" + it_name +
                       "\" not found; list flavors with `kubectl get vmcis`");
     }
-    json::object& domain = EnsureObject(spec, {"domain"});
-    const json::value* guest_cpus = Find(*it, {"spec", "cpu", "guest"});
-    if (guest_cpus) {
-      domain["cpu"] = json::object{{"sockets", *guest_cpus}, {"cores", 1}, {"threads", 1}};
-    }
-    if (const json::value* mem = Find(*it, {"spec", "memory", "guest"})) {
-      EnsureObject(spec, {"domain", "memory"})["guest"] = *mem;
-    }
+    api::ApplyInstancetype(spec, *it);
   }
   json::object meta{{"name", name},
                     {"namespace", ns},

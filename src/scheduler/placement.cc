@@ -4,12 +4,9 @@
 #include <cmath>
 
 #include "api/quantity.h"
+#include "api/vm_size.h"
 
 namespace kumo::scheduler {
-
-int64_t MemoryOverhead(int64_t guest_bytes, int vcpus) {
-  return guest_bytes / 512 + (96LL << 20) + static_cast<int64_t>(vcpus) * (8LL << 20);
-}
 
 namespace {
 
@@ -37,19 +34,15 @@ StatusOr<Request> RequestForVmi(const json::value& vmi, const Config& config) {
   Request r;
   const json::value* spec = Find(vmi, {"spec"});
   if (!spec) return BadRequest("the VMI has no spec");
-  const json::value* domain = Find(*spec, {"domain"});
-  if (!domain) return BadRequest("the VMI has no spec.domain");
-  int64_t vcpus = GetInt(*domain, {"cpu", "sockets"}, 1) * GetInt(*domain, {"cpu", "cores"}, 1) *
-                  GetInt(*domain, {"cpu", "threads"}, 1);
-  KUMO_ASSIGN_OR_RETURN(double cpu_request, QuantityAt(*domain, {"resources", "requests", "cpu"}));
-  r.cpu_millis = cpu_request >= 0 ? static_cast<int64_t>(std::ceil(cpu_request * 1000))
-                                  : static_cast<int64_t>(std::ceil(vcpus * 1000 / config.cpu_allocation_ratio));
-  KUMO_ASSIGN_OR_RETURN(double guest, QuantityAt(*domain, {"memory", "guest"}));
-  if (guest < 0) {
-    KUMO_ASSIGN_OR_RETURN(guest, QuantityAt(*domain, {"resources", "requests", "memory"}));
-  }
-  if (guest < 0) return BadRequest("the VMI sets no memory");
-  r.memory_bytes = static_cast<int64_t>(guest) + MemoryOverhead(static_cast<int64_t>(guest), static_cast<int>(vcpus));
+  KUMO_ASSIGN_OR_RETURN(api::VmSize size,
+                        api::VmSizeOf(*spec, "VirtualMachineInstance",
+                                      GetString(vmi, {"metadata", "name"})));
+  r.cpu_millis = size.cpu_request_millis >= 0
+                     ? size.cpu_request_millis
+                     : static_cast<int64_t>(
+                           std::ceil(static_cast<double>(size.vcpus) * 1000 /
+                                     config.cpu_allocation_ratio));
+  r.memory_bytes = size.HostMemory();
   if (const json::value* sel = Find(*spec, {"nodeSelector"}); sel && sel->is_object()) {
     for (const auto& kv : sel->get_object()) {
       if (kv.value().is_string()) r.node_selector[kv.key()] = kv.value().get_string();
@@ -84,10 +77,11 @@ NodeInfo NodeFromJson(const json::value& node) {
       if (GetString(c, {"type"}) == "Ready") n.ready = GetString(c, {"status"}) == "True";
     }
   }
+  // A node writes its own allocatable: bounded before the conversion (1e15 cores, 8 EiB).
   auto cpu = QuantityAt(node, {"status", "allocatable", "cpu"});
-  if (cpu.ok() && *cpu > 0) n.cpu_millis = static_cast<int64_t>(*cpu * 1000);
+  if (cpu.ok() && *cpu > 0 && *cpu < 1e15) n.cpu_millis = static_cast<int64_t>(*cpu * 1000);
   auto mem = QuantityAt(node, {"status", "allocatable", "memory"});
-  if (mem.ok() && *mem > 0) n.memory_bytes = static_cast<int64_t>(*mem);
+  if (mem.ok() && *mem > 0 && *mem < 9.2e18) n.memory_bytes = static_cast<int64_t>(*mem);
   return n;
 }
 

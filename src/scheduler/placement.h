@@ -50,12 +50,8 @@ struct Config {
   double cpu_allocation_ratio = 10;
 };
 
-// Memory a VM needs on its host beyond guest memory: page tables (guest/512), the QEMU
-// process with firmware and device emulation (a fixed 96 MiB), and 8 MiB per vCPU.
-int64_t MemoryOverhead(int64_t guest_bytes, int vcpus);
-
-// The request of a VMI (parsed): vCPUs from domain.cpu (sockets*cores*threads) or
-// resources.requests.cpu; memory from domain.memory.guest or resources.requests.memory.
+// The request of a VMI (parsed), from api::VmSizeOf: CPU is resources.requests.cpu, else the
+// vCPUs over the allocation ratio; memory is guest memory plus the VM's host overhead.
 StatusOr<Request> RequestForVmi(const json::value& vmi, const Config& config);
 
 NodeInfo NodeFromJson(const json::value& node);

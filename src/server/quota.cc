@@ -4,7 +4,7 @@
 #include <vector>
 
 #include "api/quantity.h"
-#include "scheduler/placement.h"
+#include "api/vm_size.h"
 
 namespace kumo::server {
 
@@ -12,57 +12,15 @@ namespace {
 
 constexpr char kReservationAnnotation[] = "kumo.io/ip-reservation";
 
-// A quantity at `path` in base units; -1 when absent, Invalid when malformed.
-StatusOr<double> QuantityAt(const json::value& v, std::initializer_list<std::string_view> path) {
-  const json::value* f = Find(v, path);
-  if (!f || f->is_null()) return -1.0;
-  if (f->is_number()) return f->to_number<double>();
-  if (f->is_string()) return api::ParseQuantity(f->get_string());
-  return Status(Code::kInvalid, "not a quantity");
-}
-
 bool HasReservation(const json::value& obj, const json::value* tmpl) {
   if (!GetString(obj, {"metadata", "annotations", kReservationAnnotation}).empty()) return true;
   return tmpl && !GetString(*tmpl, {"metadata", "annotations", kReservationAnnotation}).empty();
 }
 
-// vCPUs and guest memory of a VMI spec: domain.cpu sockets*cores*threads (else the CPU request
-// rounded up, else 1) and domain.memory.guest (else the memory request or limit).
-StatusOr<std::pair<int64_t, int64_t>> SizeOfSpec(const json::value* spec, const std::string& what) {
-  const json::value* domain = spec ? Find(*spec, {"domain"}) : nullptr;
-  if (!domain)
-    return Status(Code::kInvalid, what + " has no spec.domain to count against the quota");
-  int64_t vcpus = 1;
-  if (Find(*domain, {"cpu"})) {
-    vcpus = GetInt(*domain, {"cpu", "sockets"}, 1) * GetInt(*domain, {"cpu", "cores"}, 1) *
-            GetInt(*domain, {"cpu", "threads"}, 1);
-  } else {
-    KUMO_ASSIGN_OR_RETURN(double cpu, QuantityAt(*domain, {"resources", "requests", "cpu"}));
-    if (cpu > 0) vcpus = static_cast<int64_t>(std::ceil(cpu));
-  }
-  double guest = -1;
-  for (auto path : std::vector<std::vector<std::string_view>>{{"memory", "guest"},
-                                                              {"resources", "requests", "memory"},
-                                                              {"resources", "limits", "memory"}}) {
-    const json::value* f = domain;
-    for (auto p : path) f = f ? Find(*f, {p}) : nullptr;
-    if (!f) continue;
-    StatusOr<double> q = f->is_string() ? api::ParseQuantity(f->get_string())
-                         : f->is_number()
-                             ? StatusOr<double>(f->to_number<double>())
-                             : StatusOr<double>(Status(Code::kInvalid, "not a quantity"));
-    if (!q.ok()) return Status(Code::kInvalid, what + " has a malformed memory size");
-    guest = *q;
-    break;
-  }
-  if (guest < 0) return Status(Code::kInvalid, what + " sets no memory to count against the quota");
-  return std::make_pair(vcpus, static_cast<int64_t>(guest));
-}
-
-Amounts ClaimOf(int64_t vcpus, int64_t guest, bool reserved_address) {
+Amounts ClaimOf(const api::VmSize& size, bool reserved_address) {
   Amounts a;
-  a.vcpus = vcpus;
-  a.memory = guest + scheduler::MemoryOverhead(guest, static_cast<int>(vcpus));
+  a.vcpus = size.vcpus;
+  a.memory = size.HostMemory();
   a.vms = 1;
   a.ips = reserved_address ? 0 : 1;
   return a;
@@ -85,13 +43,25 @@ std::string Format(const Named& r, int64_t v) {
 
 }  // namespace
 
+// Sums saturate: a tenant without a limit may hold more than int64_t counts, and overflow is
+// undefined behaviour.
 Amounts& Amounts::operator+=(const Amounts& o) {
-  for (const auto& r : kResources) this->*r.field += o.*r.field;
+  for (const auto& r : kResources) {
+    int64_t& v = this->*r.field;
+    if (__builtin_add_overflow(v, o.*r.field, &v)) {
+      v = o.*r.field > 0 ? INT64_MAX : INT64_MIN;
+    }
+  }
   return *this;
 }
 
 Amounts& Amounts::operator-=(const Amounts& o) {
-  for (const auto& r : kResources) this->*r.field -= o.*r.field;
+  for (const auto& r : kResources) {
+    int64_t& v = this->*r.field;
+    if (__builtin_sub_overflow(v, o.*r.field, &v)) {
+      v = o.*r.field < 0 ? INT64_MAX : INT64_MIN;
+    }
+  }
   return *this;
 }
 
@@ -112,7 +82,10 @@ Quota ParseQuota(const json::value* quota) {
       StatusOr<double> bytes = v->is_string()   ? api::ParseQuantity(v->get_string())
                                : v->is_number() ? StatusOr<double>(v->to_number<double>())
                                                 : StatusOr<double>(BadRequest("not a quantity"));
-      if (bytes.ok() && *bytes >= 0) q.limits.memory = static_cast<int64_t>(*bytes);
+      // Limits past 8 EiB are as good as none.
+      if (bytes.ok() && *bytes >= 0) {
+        q.limits.memory = *bytes < 9.2e18 ? static_cast<int64_t>(*bytes) : kUnlimited;
+      }
     } else if ((v->is_int64() || v->is_uint64()) && v->to_number<int64_t>() >= 0) {
       q.limits.*r.field = v->to_number<int64_t>();
     }
@@ -122,29 +95,29 @@ Quota ParseQuota(const json::value* quota) {
 
 StatusOr<Amounts> ClaimOfVm(const json::value& vm, const FlavorLookup& flavors) {
   const json::value* tmpl = Find(vm, {"spec", "template"});
-  std::string what = "VirtualMachine \"" + GetString(vm, {"metadata", "name"}) + "\"";
+  const std::string name = GetString(vm, {"metadata", "name"});
+  json::value spec = tmpl && Find(*tmpl, {"spec"}) ? *Find(*tmpl, {"spec"}) : json::value();
   std::string flavor = GetString(vm, {"spec", "instancetype", "name"});
-  int64_t vcpus = 0, guest = 0;
   if (!flavor.empty()) {
-    StatusOr<std::pair<int64_t, int64_t>> size =
-        flavors ? flavors(flavor) : StatusOr<std::pair<int64_t, int64_t>>(NotFound(""));
-    if (!size.ok()) {
+    StatusOr<json::value> it = flavors ? flavors(flavor) : StatusOr<json::value>(NotFound(""));
+    if (!it.ok()) {
       return Status(Code::kInvalid,
-                    what + " names instancetype \"" + flavor +
+                    "VirtualMachine \"" + name + "\" names instancetype \"" + flavor +
                         "\", which does not exist; list flavors with `kubectl get vmcis`");
     }
-    std::tie(vcpus, guest) = *size;
-  } else {
-    KUMO_ASSIGN_OR_RETURN(auto size, SizeOfSpec(tmpl ? Find(*tmpl, {"spec"}) : nullptr, what));
-    std::tie(vcpus, guest) = size;
+    api::ApplyInstancetype(spec, *it);
   }
-  return ClaimOf(vcpus, guest, HasReservation(vm, tmpl));
+  KUMO_ASSIGN_OR_RETURN(api::VmSize size,
+                        api::VmSizeOf(spec, "VirtualMachine", name, "spec.template.spec"));
+  return ClaimOf(size, HasReservation(vm, tmpl));
 }
 
 StatusOr<Amounts> ClaimOfVmi(const json::value& vmi) {
-  std::string what = "VirtualMachineInstance \"" + GetString(vmi, {"metadata", "name"}) + "\"";
-  KUMO_ASSIGN_OR_RETURN(auto size, SizeOfSpec(Find(vmi, {"spec"}), what));
-  return ClaimOf(size.first, size.second, HasReservation(vmi, nullptr));
+  const json::value* spec = Find(vmi, {"spec"});
+  KUMO_ASSIGN_OR_RETURN(api::VmSize size,
+                        api::VmSizeOf(spec ? *spec : json::value(), "VirtualMachineInstance",
+                                      GetString(vmi, {"metadata", "name"})));
+  return ClaimOf(size, HasReservation(vmi, nullptr));
 }
 
 Amounts ClaimOfReservation(const json::value& reservation) {

@@ -3,7 +3,8 @@
 // claims up, and the check Kubernetes' ResourceQuota admission makes, with its message
 // ("exceeded quota: NAME, requested: vcpus=2, used: vcpus=4, limited: vcpus=4").
 //
-// A VM claims its vCPUs, guest memory plus the per-VM host overhead (scheduler::MemoryOverhead),
+// A VM claims its vCPUs, guest memory plus the per-VM host overhead (api::VmSize, the size the
+// scheduler and the agent use too),
 // one VM and one address whether it runs or not: a stopped VM keeps its claim, so starting it
 // never fails on quota. A VM naming a reservation (annotation kumo.io/ip-reservation) takes its
 // address from that reservation and claims none of its own. An IPReservation claims one
@@ -46,8 +47,8 @@ struct Quota {
 // (validation rejects them before they are stored).
 Quota ParseQuota(const json::value* quota);
 
-// vCPUs and guest memory (bytes) of a cluster instancetype by name; NotFound when absent.
-using FlavorLookup = std::function<StatusOr<std::pair<int64_t, int64_t>>(const std::string& name)>;
+// A cluster instancetype object by name; NotFound when absent.
+using FlavorLookup = std::function<StatusOr<json::value>(const std::string& name)>;
 
 // What a VirtualMachine claims (see above). Invalid when its size cannot be read.
 StatusOr<Amounts> ClaimOfVm(const json::value& vm, const FlavorLookup& flavors);

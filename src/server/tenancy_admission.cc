@@ -5,7 +5,6 @@
 #include <set>
 #include <unordered_set>
 
-#include "api/quantity.h"
 #include "common/log.h"
 #include "server/authz.h"
 
@@ -177,21 +176,12 @@ StatusOr<Amounts> TenantPolicyAdmission::ClaimOf(const api::ResourceInfo& r, con
     return ClaimOfVmi(obj);
   }
   const store::WatchCache& cache = cache_;
-  return ClaimOfVm(obj, [&cache](const std::string& name) -> StatusOr<std::pair<int64_t, int64_t>> {
+  return ClaimOfVm(obj, [&cache](const std::string& name) -> StatusOr<json::value> {
     const api::ResourceInfo& its =
         Kind("instancetype.kubevirt.io", "virtualmachineclusterinstancetypes");
     store::CachedPtr it = cache.Get(its.Key("", name));
     if (!it) return NotFound("no instancetype " + name);
-    KUMO_ASSIGN_OR_RETURN(json::value parsed, ParseJson(it->json));
-    const json::value* cpu = Find(parsed, {"spec", "cpu", "guest"});
-    const json::value* mem = Find(parsed, {"spec", "memory", "guest"});
-    if (!cpu || !mem || !(cpu->is_int64() || cpu->is_uint64()))
-      return NotFound("malformed instancetype");
-    StatusOr<double> bytes =
-        mem->is_string() ? api::ParseQuantity(mem->get_string())
-                         : StatusOr<double>(mem->is_number() ? mem->to_number<double>() : -1.0);
-    if (!bytes.ok() || *bytes < 0) return NotFound("malformed instancetype");
-    return std::make_pair(cpu->to_number<int64_t>(), static_cast<int64_t>(*bytes));
+    return ParseJson(it->json);
   });
 }
 

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "api/vm_size.h"
+
 namespace kumo::scheduler {
 namespace {
 
@@ -19,7 +21,7 @@ NodeInfo Node(std::string name, int64_t cpus, int64_t mem_gi) {
 Request Vm(int vcpus, int64_t guest_gi, const Config& c = {}) {
   Request r;
   r.cpu_millis = static_cast<int64_t>(vcpus * 1000 / c.cpu_allocation_ratio);
-  r.memory_bytes = guest_gi * kGi + MemoryOverhead(guest_gi * kGi, vcpus);
+  r.memory_bytes = guest_gi * kGi + api::MemoryOverhead(guest_gi * kGi, vcpus);
   return r;
 }
 
@@ -51,7 +53,7 @@ TEST(PlacementTest, MemoryIncludesOverhead) {
   auto r = PickNode(Vm(1, 4), nodes, {}, {});
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().message(), "0/1 nodes are available: 1 Insufficient memory.");
-  EXPECT_EQ(MemoryOverhead(512LL << 20, 2), (1LL << 20) + (96LL << 20) + (16LL << 20));
+  EXPECT_EQ(api::MemoryOverhead(512LL << 20, 2), (1LL << 20) + (96LL << 20) + (16LL << 20));
 }
 
 TEST(PlacementTest, NodeSelectorAndReadiness) {
@@ -112,7 +114,7 @@ TEST(PlacementTest, RequestFromVmi) {
   auto r = RequestForVmi(vmi, {});
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->cpu_millis, 400);  // 4 vCPUs / 10
-  EXPECT_EQ(r->memory_bytes, kGi + MemoryOverhead(kGi, 4));
+  EXPECT_EQ(r->memory_bytes, kGi + api::MemoryOverhead(kGi, 4));
   EXPECT_EQ(r->node_selector.at("zone"), "a");
   ASSERT_EQ(r->tolerations.size(), 1u);
   EXPECT_EQ(r->tolerations[0].op, "Exists");

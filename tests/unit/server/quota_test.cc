@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include "scheduler/placement.h"
+#include "api/vm_size.h"
 #include "server/tenancy_admission.h"
 #include "tenancy_test_util.h"
 
@@ -36,7 +36,7 @@ TEST(QuotaMathTest, VmClaimsVcpusMemoryWithOverheadOneVmAndOneAddress) {
       ClaimOfVm(VmWith(Domain(json::object{{"sockets", 2}, {"cores", 2}}, "1Gi")), nullptr);
   ASSERT_TRUE(claim.ok()) << claim.status().ToString();
   EXPECT_EQ(claim->vcpus, 4);
-  EXPECT_EQ(claim->memory, kGi + scheduler::MemoryOverhead(kGi, 4));
+  EXPECT_EQ(claim->memory, kGi + api::MemoryOverhead(kGi, 4));
   // The documented overhead: guest/512 + 96 MiB + 8 MiB per vCPU.
   EXPECT_EQ(claim->memory, kGi + kGi / 512 + 96 * kMi + 4 * 8 * kMi);
   EXPECT_EQ(claim->vms, 1);
@@ -54,13 +54,13 @@ TEST(QuotaMathTest, VmFromAReservationClaimsNoAddress) {
 
 TEST(QuotaMathTest, FlavorSizesAVm) {
   json::value vm = VmWith(json::object{{"instancetype", json::object{{"name", "u1.medium"}}}});
-  auto claim = ClaimOfVm(vm, [](const std::string& name) -> StatusOr<std::pair<int64_t, int64_t>> {
-    if (name == "u1.medium") return std::make_pair(int64_t{2}, 4 * kGi);
+  auto claim = ClaimOfVm(vm, [](const std::string& name) -> StatusOr<json::value> {
+    if (name == "u1.medium") return *ParseJson(R"({"spec":{"cpu":{"guest":2},"memory":{"guest":"4Gi"}}})");
     return NotFound(name);
   });
   ASSERT_TRUE(claim.ok());
   EXPECT_EQ(claim->vcpus, 2);
-  EXPECT_EQ(claim->memory, 4 * kGi + scheduler::MemoryOverhead(4 * kGi, 2));
+  EXPECT_EQ(claim->memory, 4 * kGi + api::MemoryOverhead(4 * kGi, 2));
   json::value unknown = VmWith(json::object{{"instancetype", json::object{{"name", "nope"}}}});
   EXPECT_EQ(ClaimOfVm(unknown, nullptr).status().code(), Code::kInvalid);
 }
@@ -78,7 +78,7 @@ TEST(QuotaMathTest, MemoryFromResourceRequestsAndCpuDefaults) {
   auto claim = ClaimOfVm(vm, nullptr);
   ASSERT_TRUE(claim.ok()) << claim.status().ToString();
   EXPECT_EQ(claim->vcpus, 2);  // 1.5 cores rounded up
-  EXPECT_EQ(claim->memory, 256 * kMi + scheduler::MemoryOverhead(256 * kMi, 2));
+  EXPECT_EQ(claim->memory, 256 * kMi + api::MemoryOverhead(256 * kMi, 2));
 }
 
 TEST(QuotaMathTest, ReservationClaimsItsAddresses) {
