@@ -8,6 +8,15 @@ std::string RunStrategyOf(const json::value& vm) {
   return GetBool(vm, {"spec", "running"}) ? "Always" : "Halted";
 }
 
+std::string VmOwnerUid(const json::value& vmi) {
+  const json::value* refs = Find(vmi, {"metadata", "ownerReferences"});
+  if (!refs || !refs->is_array()) return "";
+  for (const auto& r : refs->get_array()) {
+    if (GetString(r, {"kind"}) == "VirtualMachine") return GetString(r, {"uid"});
+  }
+  return "";
+}
+
 bool MigrationActive(const json::value* ms) {
   return ms && ms->is_object() && !GetString(*ms, {"migrationUid"}).empty() &&
          !GetBool(*ms, {"completed"}) && !GetBool(*ms, {"failed"});

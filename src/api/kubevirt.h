@@ -15,6 +15,14 @@ inline constexpr char kAgentCertAnnotation[] = "kumo.io/agent-cert-sha256";
 // The user name in the client certificate the API server presents to agents.
 inline constexpr char kApiServerClientName[] = "kumo-apiserver";
 
+// The address IPAM gave a VMI, written by the VM controller only: admission refuses it (and
+// changes of it) from every API caller, and the agent routes nothing else.
+inline constexpr char kVmiIpAnnotation[] = "kumo.io/ip";
+
+// The uid in a VMI's VirtualMachine ownerReference, "" when no VM owns it. Only the VM
+// controller sets that reference; admission refuses it from API callers.
+std::string VmOwnerUid(const json::value& vmi);
+
 // spec.runStrategy, or what the deprecated spec.running means (true: Always, else Halted).
 std::string RunStrategyOf(const json::value& vm);
 

@@ -48,14 +48,6 @@ StatusOr<std::optional<json::value>> Load(store::Store& store, const std::string
   return std::optional<json::value>(std::move(v));
 }
 
-std::string OwnerUid(const json::value& vmi) {
-  const json::value* refs = Find(vmi, {"metadata", "ownerReferences"});
-  if (!refs || !refs->is_array()) return "";
-  for (const auto& r : refs->get_array()) {
-    if (GetString(r, {"kind"}) == "VirtualMachine") return GetString(r, {"uid"});
-  }
-  return "";
-}
 
 }  // namespace
 
@@ -110,7 +102,12 @@ Status VmController::CreateVmi(const json::value& vm) {
   json::object labels;
   if (tmpl) {
     if (const json::value* l = Find(*tmpl, {"metadata", "labels"}); l && l->is_object()) labels = l->get_object();
-    if (const json::value* a = Find(*tmpl, {"metadata", "annotations"}); a && a->is_object()) meta["annotations"] = *a;
+    if (const json::value* a = Find(*tmpl, {"metadata", "annotations"}); a && a->is_object()) {
+      json::object annotations = a->get_object();
+      // The address is IPAM's to give (below), never the template's.
+      annotations.erase(api::kVmiIpAnnotation);
+      meta["annotations"] = std::move(annotations);
+    }
   }
   labels["vm.kubevirt.io/name"] = name;
   meta["labels"] = std::move(labels);
@@ -209,14 +206,14 @@ StatusOr<Result> VmController::Reconcile(const std::string& key) {
       std::lock_guard lock(mu_);
       backoff_.erase(key);
     }
-    if (vmi && !OwnerUid(*vmi).empty() && !Terminating(*vmi)) KUMO_RETURN_IF_ERROR(DeleteVmi(*vmi));
+    if (vmi && !api::VmOwnerUid(*vmi).empty() && !Terminating(*vmi)) KUMO_RETURN_IF_ERROR(DeleteVmi(*vmi));
     // Its addresses go back to the pool, unless a reservation keeps them.
     size_t slash = rest.find('/');
     KUMO_RETURN_IF_ERROR(ipam_.ReleaseVm(rest.substr(0, slash), rest.substr(slash + 1)));
     return Result{};
   }
   std::string vm_uid = GetString(*vm, {"metadata", "uid"});
-  if (vmi && OwnerUid(*vmi) != vm_uid && !OwnerUid(*vmi).empty()) {
+  if (vmi && api::VmOwnerUid(*vmi) != vm_uid && !api::VmOwnerUid(*vmi).empty()) {
     // Left over from an earlier VM of the same name.
     if (!Terminating(*vmi)) KUMO_RETURN_IF_ERROR(DeleteVmi(*vmi));
     return Result{std::chrono::milliseconds(500)};

@@ -8,6 +8,7 @@
 #include <memory>
 #include <mutex>
 
+#include "api/kubevirt.h"
 #include "common/clock.h"
 #include "controller/controller.h"
 #include "controller/events.h"
@@ -68,6 +69,6 @@ class VmController {
 inline constexpr char kCalicoIpAddrs[] = "cni.projectcalico.org/ipAddrs";
 inline constexpr char kIpReservationAnnotation[] = "kumo.io/ip-reservation";
 // Set on a VMI: the address its node routes to it.
-inline constexpr char kVmiIpAnnotation[] = "kumo.io/ip";
+inline constexpr const char* kVmiIpAnnotation = api::kVmiIpAnnotation;
 
 }  // namespace kumo::controller

@@ -29,6 +29,7 @@
 #include "http/pki.h"
 #include "server/request_info.h"
 #include "server/resource_handler.h"
+#include "server/server_fields_admission.h"
 #include "server/responses.h"
 #include "scheduler/scheduler.h"
 #include "server/tenancy.h"
@@ -259,6 +260,8 @@ Status ApiServerImpl::InitTenancy(const store::WatchCache::Indexer& indexer) {
   KUMO_ASSIGN_OR_RETURN(audit_, AuditLog::Open(options_.data_dir + "/audit.log"));
   auto policy = std::make_unique<TenantPolicyAdmission>(*tenants_, *cache_);
   tenant_policy_ = policy.get();
+  // First: it compares what the caller sent with what is stored, before any plugin mutates it.
+  admission_.Add(std::make_unique<ServerFieldsAdmission>());
   admission_.Add(std::make_unique<EventRateLimitAdmission>(RealClock::Get()));
   admission_.Add(std::make_unique<NodeRestrictionAdmission>());
   admission_.Add(std::move(policy));

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <functional>
 #include <set>
-#include <unordered_set>
 
+#include "api/kubevirt.h"
 #include "common/log.h"
 #include "server/authz.h"
 
@@ -170,9 +170,9 @@ StatusOr<Amounts> TenantPolicyAdmission::ClaimOf(const api::ResourceInfo& r, con
                                                  const std::string& ns) {
   if (r.kind == "IPReservation") return ClaimOfReservation(obj);
   if (r.kind == "VirtualMachineInstance") {
-    // A VM's own VMI is counted with the VM.
-    const api::ResourceInfo& vms = Kind("kubevirt.io", "virtualmachines");
-    if (cache_.Get(vms.Key(ns, GetString(obj, {"metadata", "name"})))) return Amounts{};
+    // A VM's own VMI is counted with the VM. Only the VM controller sets that ownerReference
+    // (ServerFieldsAdmission), so a VMI that merely shares a VM's name counts on its own.
+    if (!api::VmOwnerUid(obj).empty()) return Amounts{};
     return ClaimOfVmi(obj);
   }
   const store::WatchCache& cache = cache_;
@@ -223,7 +223,6 @@ StatusOr<Amounts> TenantPolicyAdmission::UsageLocked(const std::string& ns) {
   }
   std::set<std::string> resolved;  // pending keys the cache has caught up with (or replaced)
   Amounts total;
-  std::unordered_set<std::string_view> vm_names;
   store::WatchCache::Page vms;
   auto visit = [&](const api::ResourceInfo& r, store::WatchCache::Page& page) {
     std::string prefix = r.KeyPrefix() + ns + "/";
@@ -234,16 +233,12 @@ StatusOr<Amounts> TenantPolicyAdmission::UsageLocked(const std::string& ns) {
         m.revision = o->mod_revision;
         StatusOr<json::value> parsed = ParseJson(o->json);
         StatusOr<Amounts> claim = !parsed.ok() ? StatusOr<Amounts>(parsed.status())
-                                  : r.kind == "VirtualMachineInstance" ? ClaimOfVmi(*parsed)
                                   : r.kind == "IPReservation"
                                       ? StatusOr<Amounts>(ClaimOfReservation(*parsed))
                                       : ClaimOf(r, *parsed, ns);
         m.claim = claim.ok() ? *claim : Amounts{};
       }
       m.generation = generation;
-      std::string_view name = std::string_view(o->key).substr(prefix.size());
-      if (r.kind == "VirtualMachine") vm_names.insert(name);
-      if (r.kind == "VirtualMachineInstance" && vm_names.count(name)) continue;  // the VM's own
       auto p = pending.find(o->key);
       if (p != pending.end()) {
         resolved.insert(o->key);

@@ -188,15 +188,37 @@ TEST_F(TenantPolicyTest, VmiOfAVmIsCountedOnce) {
   Put(Kind("kumo.io", "tenants"), Tenant("a", json::object{{"quota", json::object{{"vcpus", 2}}}}));
   json::value vm = Vm("a", "vm1", 2, "128Mi");
   Put(Kind("kubevirt.io", "virtualmachines"), vm);
-  json::value vmi = json::object{{"apiVersion", "kubevirt.io/v1"},
-                                 {"kind", "VirtualMachineInstance"},
-                                 {"metadata", json::object{{"name", "vm1"}, {"namespace", "a"}}},
-                                 {"spec", *Find(vm, {"spec", "template", "spec"})}};
+  json::value vmi = json::object{
+      {"apiVersion", "kubevirt.io/v1"},
+      {"kind", "VirtualMachineInstance"},
+      {"metadata", json::object{{"name", "vm1"},
+                                {"namespace", "a"},
+                                {"ownerReferences",
+                                 json::array{json::object{{"kind", "VirtualMachine"},
+                                                          {"name", "vm1"},
+                                                          {"uid", "u-vm1"}}}}}},
+      {"spec", *Find(vm, {"spec", "template", "spec"})}};
   Put(Kind("kubevirt.io", "virtualmachineinstances"), vmi);
   EXPECT_EQ(policy_->Usage("a")->vcpus, 2);
   json::value standalone = vmi;
   standalone.get_object()["metadata"].get_object()["name"] = "solo";
+  standalone.get_object()["metadata"].get_object().erase("ownerReferences");
   EXPECT_EQ(Admit("create", standalone).code(), Code::kForbidden);
+}
+
+// Issue 10: a VMI that shares its name with a VM but that the VM does not own is counted on its
+// own (it used to count as zero).
+TEST_F(TenantPolicyTest, VmiNamedLikeAVmButNotItsOwnCounts) {
+  Put(Kind("kumo.io", "tenants"), Tenant("a", json::object{{"quota", json::object{{"vcpus", 3}}}}));
+  json::value vm = Vm("a", "x", 1, "128Mi");
+  Put(Kind("kubevirt.io", "virtualmachines"), vm);
+  json::value vmi = json::object{{"apiVersion", "kubevirt.io/v1"},
+                                 {"kind", "VirtualMachineInstance"},
+                                 {"metadata", json::object{{"name", "x"}, {"namespace", "a"}}},
+                                 {"spec", *Find(Vm("a", "x", 64, "1Gi"), {"spec", "template", "spec"})}};
+  Status st = Admit("create", vmi);
+  EXPECT_EQ(st.code(), Code::kForbidden) << st.ToString();
+  EXPECT_NE(st.message().find("vcpus=64"), std::string::npos) << st.message();
 }
 
 TEST_F(TenantPolicyTest, NodeSelectorIsMergedAndConflictsRejected) {
