@@ -17,6 +17,13 @@ std::string VmOwnerUid(const json::value& vmi) {
   return "";
 }
 
+bool VmiBoundTo(const json::value& vmi, std::string_view node) {
+  if (node.empty()) return false;
+  if (GetString(vmi, {"status", "nodeName"}) == node) return true;
+  const json::value* ms = Find(vmi, {"status", "migrationState"});
+  return ms && (GetString(*ms, {"targetNode"}) == node || GetString(*ms, {"sourceNode"}) == node);
+}
+
 bool MigrationActive(const json::value* ms) {
   return ms && ms->is_object() && !GetString(*ms, {"migrationUid"}).empty() &&
          !GetBool(*ms, {"completed"}) && !GetBool(*ms, {"failed"});

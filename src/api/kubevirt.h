@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "common/json.h"
 
@@ -22,6 +23,10 @@ inline constexpr char kVmiIpAnnotation[] = "kumo.io/ip";
 // The uid in a VMI's VirtualMachine ownerReference, "" when no VM owns it. Only the VM
 // controller sets that reference; admission refuses it from API callers.
 std::string VmOwnerUid(const json::value& vmi);
+
+// True when `node` runs the VMI or takes part in its live migration: status.nodeName, or
+// status.migrationState's sourceNode or targetNode.
+bool VmiBoundTo(const json::value& vmi, std::string_view node);
 
 // spec.runStrategy, or what the deprecated spec.running means (true: Always, else Halted).
 std::string RunStrategyOf(const json::value& vm);

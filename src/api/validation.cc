@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <set>
 
 #include "api/quantity.h"
@@ -453,6 +454,13 @@ Status ValidateTenant(const json::value& obj) {
         if (!kv.value().is_string() || kv.key().empty()) {
           errs.TypeInvalid("spec.nodeSelector[" + std::string(kv.key()) + "]",
                            "keys must be non-empty and values strings");
+        } else if (!kv.key().starts_with(kNodeRestrictionPrefix) ||
+                   kv.key().size() == std::strlen(kNodeRestrictionPrefix)) {
+          // A node cannot give itself these labels, so it cannot pull a tenant's VMs onto it.
+          errs.InvalidValue("spec.nodeSelector", std::string(kv.key()),
+                            std::string("dedicated-node labels must be under ") +
+                                kNodeRestrictionPrefix + " (e.g. " + kNodeRestrictionPrefix +
+                                "pool), which nodes cannot set on themselves");
         }
       }
     }

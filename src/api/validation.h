@@ -12,6 +12,10 @@
 
 namespace kumo::api {
 
+// Node labels under this prefix are set by admins only (a node's own identity may not add,
+// change or remove them); a Tenant's dedicated-node selector must use them.
+inline constexpr char kNodeRestrictionPrefix[] = "node-restriction.kumo.io/";
+
 // "" when `name` is a DNS-1123 label (RFC 1123: lower-case alphanumerics and '-', at most 63
 // characters, starting and ending alphanumeric); otherwise the reason.
 std::string CheckDnsLabel(std::string_view name);
@@ -40,7 +44,8 @@ Status ValidateIPPool(const json::value& obj);
 Status ValidateIPReservation(const json::value& obj);
 
 // kumo.io/v1alpha1 Tenant: the name becomes the tenant's namespace (a DNS label, not a system
-// namespace); spec.quota counts and memory, spec.nodeSelector, spec.ipPools, spec.members
+// namespace); spec.quota counts and memory, spec.nodeSelector (keys under
+// kNodeRestrictionPrefix), spec.ipPools, spec.members
 // (user and role admin|member|viewer, users unique and not system:*), spec.apiShare (1..100).
 Status ValidateTenant(const json::value& obj);
 

@@ -330,7 +330,7 @@ void AddTenantCommands(CLI::App& app, Cli& cli) {
            "  kumo tenant create acme\n"
            "  kumo tenant create acme --quota-vcpus 16 --quota-memory 32Gi --quota-vms 10 "
            "--quota-ips 10\n"
-           "  kumo tenant create hpc --node-selector kumo.io/pool=hpc --api-share 4");
+           "  kumo tenant create hpc --node-selector node-restriction.kumo.io/pool=hpc --api-share 4");
   OnRun(create, cli, [&cli, cf] { return RunCreate(cli, *cf); });
 
   auto af = std::make_shared<AddUserFlags>();

@@ -57,22 +57,28 @@ bool IsPublicCatalog(std::string_view group, std::string_view resource) {
          (group == "kumo.io" && resource == "images");
 }
 
-// What a node agent reads.
+// What a node agent reads, as Kubernetes' Node authorizer allows a kubelet only what its pods
+// need: cluster-wide networking and image objects, and VMIs only as below. Never a tenant's
+// VMs (cloud-init user data), reservations or namespaces.
 constexpr std::pair<std::string_view, std::string_view> kNodeReadable[] = {
       {"", "nodes"},
-      {"", "namespaces"},
-      {"", "services"},
       {"coordination.k8s.io", "leases"},
-      {"kubevirt.io", "virtualmachineinstances"},
-      {"kubevirt.io", "virtualmachines"},
-      {"instancetype.kubevirt.io", "*"},
       {"kumo.io", "images"},
       {"kumo.io", "ippools"},
-      {"kumo.io", "ipreservations"},
-      {"kumo.io", "ipallocations"},
       {"kumo.io", "bgppeers"},
       {"kumo.io", "bgpconfigurations"},
 };
+
+// The only VMI lists and watches a node may make: those bound to it, and those migrating to it.
+bool NodeVmiSelector(std::string_view selector, std::string_view node) {
+  for (std::string_view field : {"status.nodeName=", "status.migrationState.targetNode="}) {
+    if (selector.size() == field.size() + node.size() && selector.starts_with(field) &&
+        selector.substr(field.size()) == node) {
+      return true;
+    }
+  }
+  return false;
+}
 
 bool NodeMayRead(std::string_view group, std::string_view resource) {
   for (const auto& [g, r] : kNodeReadable) {
@@ -220,6 +226,7 @@ Attributes AttributesOf(const UserInfo& user, const RequestInfo& info, const Que
   a.subresource = info.subresource;
   a.ns = info.namespace_;
   a.name = info.name;
+  if (auto fs = query.find("fieldSelector"); fs != query.end()) a.field_selector = fs->second;
   if (a.name.empty() && (a.verb == "list" || a.verb == "watch")) {
     auto it = query.find("fieldSelector");
     constexpr std::string_view kByName = "metadata.name=";
@@ -260,6 +267,17 @@ Decision Authorizer::AuthorizeNode(const Attributes& a, const std::string& node)
   bool own = a.name == node;
   if (IsRead(a.verb)) {
     if (NodeMayRead(a.group, a.resource)) return Allow();
+    if (a.group == "kubevirt.io" && a.resource == "virtualmachineinstances") {
+      // One by name: the handler answers NotFound unless the VMI is bound to this node.
+      if (a.verb == "get") return Allow();
+      if (NodeVmiSelector(a.field_selector, node)) return Allow();
+      return Deny("a node lists and watches only its own VMIs: use fieldSelector "
+                  "status.nodeName=" + node + " or status.migrationState.targetNode=" + node);
+    }
+    // An address's allocation, by name: the agent checks that IPAM gave a VMI its address.
+    if (a.group == "kumo.io" && a.resource == "ipallocations" && a.verb == "get") {
+      return Allow();
+    }
     return Deny("nodes may only read what their agent needs");
   }
   bool change = a.verb == "update" || a.verb == "patch";
@@ -420,6 +438,9 @@ http::Response Authorizer::ServeSelfSubjectRulesReview(const UserInfo& user,
     for (const auto& [group, resource] : kNodeReadable) {
       resource_rules.push_back(Rule(ReadVerbs(), {group}, {resource}));
     }
+    // VMIs: get (those bound to it), list and watch with its own field selector only.
+    resource_rules.push_back(Rule({"get"}, {"kubevirt.io"}, {"virtualmachineinstances"}));
+    resource_rules.push_back(Rule({"get"}, {"kumo.io"}, {"ipallocations"}));
     resource_rules.push_back(Rule({"create"}, {""}, {"nodes", "events"}));
     resource_rules.push_back(Rule({"update", "patch"}, {""}, {"nodes", "nodes/status"}, {node}));
     resource_rules.push_back(Rule({"create"}, {"coordination.k8s.io"}, {"leases"}));

@@ -40,6 +40,7 @@ struct Attributes {
   bool resource_request = true;
   std::string path;  // non-resource requests only
   std::string group, resource, subresource, ns, name;
+  std::string field_selector;  // of a list or watch, as sent
 };
 
 // The attributes of a parsed request. A list or watch whose field selector is exactly

@@ -1,7 +1,10 @@
 #include "server/resource_handler.h"
 
+#include "server/authz.h"
+
 #include <chrono>
 
+#include "api/kubevirt.h"
 #include "api/object.h"
 #include "common/log.h"
 #include "server/object_meta.h"
@@ -150,7 +153,7 @@ void ResourceHandler::Serve(const api::ResourceInfo& r, const RequestInfo& info,
     ctx_.metrics.ObserveRequest("WATCH", r.plural, st.ok() ? 200 : HttpCodeOf(st.code()), 0);
     return;
   } else if (info.verb == "get") {
-    result = Get(r, info, query, req);
+    result = Get(r, info, query, req, user);
   } else if (info.verb == "list") {
     result = List(r, info, query, req);
   } else if (info.verb == "create") {
@@ -181,12 +184,20 @@ void ResourceHandler::Serve(const api::ResourceInfo& r, const RequestInfo& info,
 }
 
 StatusOr<http::Response> ResourceHandler::Get(const api::ResourceInfo& r, const RequestInfo& info,
-                                              const Query& query, const http::Request& req) {
+                                              const Query& query, const http::Request& req,
+                                              const UserInfo& user) {
   std::string key = r.Key(info.namespace_, info.name);
   auto t0 = std::chrono::steady_clock::now();
   StatusOr<store::KeyValue> kv = StoreOf(r).Get(key);
   ctx_.metrics.ObserveStore("get", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   if (!kv.ok()) return ObjectResult(kv.status(), r, info.name);
+  // A node reads only the VMIs bound to it (or migrating to or from it), as Kubernetes' Node
+  // authorizer limits kubelets to their pods. The others do not exist for it: an agent treats
+  // NotFound as "not mine".
+  if (std::string node = NodeNameOf(user); !node.empty() && r.kind == "VirtualMachineInstance") {
+    KUMO_ASSIGN_OR_RETURN(json::value obj, api::ParseStored(kv->value, kv->mod_revision));
+    if (!api::VmiBoundTo(obj, node)) return ObjectResult(NotFound(""), r, info.name);
+  }
   if (WantsTable(req.Header("accept"))) {
     KUMO_ASSIGN_OR_RETURN(json::value obj, api::ParseStored(kv->value, kv->mod_revision));
     auto include = ParseIncludeObject(query.count("includeObject") ? query.at("includeObject") : "");

@@ -51,7 +51,8 @@ class ResourceHandler {
 
  private:
   StatusOr<http::Response> Get(const api::ResourceInfo& r, const RequestInfo& info,
-                               const Query& query, const http::Request& req);
+                               const Query& query, const http::Request& req,
+                               const UserInfo& user);
   StatusOr<http::Response> List(const api::ResourceInfo& r, const RequestInfo& info,
                                 const Query& query, const http::Request& req);
   StatusOr<http::Response> Create(const api::ResourceInfo& r, const RequestInfo& info,

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "api/kubevirt.h"
+#include "api/validation.h"
 #include "common/log.h"
 #include "server/authz.h"
 
@@ -276,6 +277,80 @@ StatusOr<Amounts> TenantPolicyAdmission::UsageLocked(const std::string& ns) {
   return total;
 }
 
+namespace {
+
+// The labels of `obj` under api::kNodeRestrictionPrefix.
+json::object RestrictedLabels(const json::value* obj) {
+  json::object out;
+  const json::value* labels = obj ? Find(*obj, {"metadata", "labels"}) : nullptr;
+  if (!labels || !labels->is_object()) return out;
+  for (const auto& kv : labels->get_object()) {
+    if (kv.key().starts_with(api::kNodeRestrictionPrefix)) out[kv.key()] = kv.value();
+  }
+  return out;
+}
+
+const json::value* At(const json::value* obj, std::initializer_list<std::string_view> path) {
+  return obj ? Find(*obj, path) : nullptr;
+}
+
+bool SameAt(const json::value* a, const json::value* b,
+            std::initializer_list<std::string_view> path) {
+  const json::value* x = At(a, path);
+  const json::value* y = At(b, path);
+  if (!x || !y) return x == y;
+  return *x == *y;
+}
+
+}  // namespace
+
+// A node may not give itself the labels that tenants' dedicated-node selectors match, nor
+// change its taints (the node lifecycle controller and admins set them), as Kubernetes'
+// NodeRestriction forbids kubelets. `old` is null on create.
+Status NodeRestrictionAdmission::CheckNodeSelfChange(const std::string& who,
+                                                     const json::value& obj,
+                                                     const json::value* old) {
+  if (RestrictedLabels(&obj) != RestrictedLabels(old)) {
+    return Forbidden(who + " may not set, change or remove labels under " +
+                     std::string(api::kNodeRestrictionPrefix) + "; an admin assigns them");
+  }
+  if (old && !SameAt(&obj, old, {"spec", "taints"})) {
+    return Forbidden(who + " may not change its own taints");
+  }
+  return Status::Ok();
+}
+
+// What a node may change on a VMI bound to it: the status it observes and the cleanup
+// finalizer. The migration's identity (which migration, from where, to where) is the
+// migration controller's, and only the target publishes where it listens.
+Status NodeRestrictionAdmission::CheckNodeVmiChange(const std::string& who,
+                                                    const AdmissionRequest& req,
+                                                    const std::string& node) {
+  const json::value* obj = req.object;
+  const json::value* old = req.old;
+  for (auto field : {"labels", "annotations", "ownerReferences"}) {
+    if (!SameAt(obj, old, {"metadata", field})) {
+      return Forbidden(who + " may not change metadata." + field + " of VirtualMachineInstance " +
+                       req.ns + "/" + req.name);
+    }
+  }
+  for (auto field : {"migrationUid", "sourceNode", "targetNode"}) {
+    if (!SameAt(obj, old, {"status", "migrationState", field})) {
+      return Forbidden(who + " may not change status.migrationState." + field +
+                       "; the migration controller decides it");
+    }
+  }
+  if (GetString(*old, {"status", "migrationState", "targetNode"}) != node) {
+    for (auto field : {"targetNodeAddress", "targetMigrationPort", "targetDiskPort"}) {
+      if (!SameAt(obj, old, {"status", "migrationState", field})) {
+        return Forbidden(who + " may not change status.migrationState." + field +
+                         "; only the migration's target node publishes it");
+      }
+    }
+  }
+  return Status::Ok();
+}
+
 Status NodeRestrictionAdmission::Admit(const AdmissionRequest& req) {
   if (!req.user) return Status::Ok();
   std::string node = NodeNameOf(*req.user);
@@ -288,7 +363,14 @@ Status NodeRestrictionAdmission::Admit(const AdmissionRequest& req) {
   if (kind == "Lease" && req.name != node) {
     return Forbidden(who + " may not " + req.verb + " Lease \"" + req.name + "\"; only its own");
   }
-  if (kind == "VirtualMachineInstance" && (req.verb == "update" || req.verb == "patch")) {
+  const bool change = req.verb == "update" || req.verb == "patch";
+  if (kind == "Node" && req.object) {
+    KUMO_RETURN_IF_ERROR(CheckNodeSelfChange(who, *req.object, change ? req.old : nullptr));
+  }
+  if (kind == "VirtualMachineInstance" && change && req.object && req.old) {
+    KUMO_RETURN_IF_ERROR(CheckNodeVmiChange(who, req, node));
+  }
+  if (kind == "VirtualMachineInstance" && change) {
     std::string bound = req.old ? GetString(*req.old, {"status", "nodeName"}) : "";
     std::string next = req.object ? GetString(*req.object, {"status", "nodeName"}) : "";
     // A live migration involves two nodes: the target reports its readiness on the VMI, and

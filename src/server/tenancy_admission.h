@@ -13,7 +13,9 @@
 //     cache plus the writes admitted but not yet visible there, under a per-tenant lock, so
 //     concurrent creates cannot overshoot.
 // - NodeRestriction: a node identity may create only its own Node and Lease and change only the
-//   VMIs bound to it.
+//   VMIs bound to it (their status and finalizers, not the migration's identity); it may not
+//   give itself labels under node-restriction.kumo.io/ (which dedicated-node selectors use) or
+//   change its taints.
 #pragma once
 
 #include <array>
@@ -70,10 +72,17 @@ class TenantPolicyAdmission : public AdmissionPlugin {
   std::map<std::string, uint64_t> generation_;               // ns -> counts so far
 };
 
+// Stateless; thread-safe.
 class NodeRestrictionAdmission : public AdmissionPlugin {
  public:
   std::string name() const override { return "NodeRestriction"; }
   Status Admit(const AdmissionRequest& request) override;
+
+ private:
+  static Status CheckNodeSelfChange(const std::string& who, const json::value& obj,
+                                    const json::value* old);
+  static Status CheckNodeVmiChange(const std::string& who, const AdmissionRequest& req,
+                                   const std::string& node);
 };
 
 }  // namespace kumo::server

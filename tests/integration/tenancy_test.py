@@ -15,7 +15,8 @@ import unittest
 import urllib.error
 import urllib.request
 
-from kumo_harness import KUBECTL, KUMO, KumoServer, patch_status, vm_manifest, wait_for
+from kumo_harness import (KUBECTL, KUMO, KumoServer, kubeconfig_request, patch_status,
+                           vm_manifest, wait_for)
 
 TENANT_B = """
 apiVersion: kumo.io/v1alpha1
@@ -26,7 +27,7 @@ spec:
   quota:
     vms: 5
   nodeSelector:
-    kumo.io/pool: b-nodes
+    node-restriction.kumo.io/pool: b-nodes
   apiShare: 2
 """
 
@@ -214,7 +215,7 @@ class TenancyTest(unittest.TestCase):
 
     def test_mtb_block_node_selector_escape(self):
         vm = vm_manifest("escape", "b")
-        vm["spec"]["template"]["spec"]["nodeSelector"] = {"kumo.io/pool": "a-nodes"}
+        vm["spec"]["template"]["spec"]["nodeSelector"] = {"node-restriction.kumo.io/pool": "a-nodes"}
         r = self.as_user("bob", "create", "-f", "-", input=json.dumps(vm))
         self.assertForbidden(r, "conflicts with the node selector of tenant \"b\"")
         vm = vm_manifest("escape", "b")
@@ -226,11 +227,11 @@ class TenancyTest(unittest.TestCase):
         self.assertIsNone(self.admin_get("vm", "escape", "-n", "b"))
         # A VM without a selector gets the tenant's, and can't shed it later.
         got = self.admin_get("vm", "b-vm", "-n", "b")
-        self.assertEqual(got["spec"]["template"]["spec"]["nodeSelector"], {"kumo.io/pool": "b-nodes"})
+        self.assertEqual(got["spec"]["template"]["spec"]["nodeSelector"], {"node-restriction.kumo.io/pool": "b-nodes"})
         r = self.as_user("bob", "patch", "vm", "b-vm", "--type", "json", "-p",
                          '[{"op":"remove","path":"/spec/template/spec/nodeSelector"}]', ok=True)
         got = self.admin_get("vm", "b-vm", "-n", "b")
-        self.assertEqual(got["spec"]["template"]["spec"]["nodeSelector"], {"kumo.io/pool": "b-nodes"})
+        self.assertEqual(got["spec"]["template"]["spec"]["nodeSelector"], {"node-restriction.kumo.io/pool": "b-nodes"})
 
     def test_mtb_block_status_writes(self):
         self.as_user("alice", "apply", "-f", "-", input=json.dumps(vm_manifest("st", "a")), ok=True)
@@ -530,12 +531,28 @@ class TenancyTest(unittest.TestCase):
             self.assertEqual(r.returncode, 0, r.stderr)
         bind("n2")
         running = '{"status":{"phase":"Running"}}'
-        self.assertForbidden(patch_status(self.kc["node1"], pinned, running), "bound to \"n2\"")
+        # Bound elsewhere, the VMI does not exist for n1 (as for a kubelet and another node's
+        # pod), and a blind patch is refused by NodeRestriction.
+        r = self.as_user("node1", "get", "vmi", "pinned", "-n", "default")
+        self.assertIn("NotFound", r.stderr)
+        code, body = kubeconfig_request(self.kc["node1"], "PATCH", pinned + "/status", running,
+                                        "application/merge-patch+json")
+        self.assertEqual(code, 403, body)
+        self.assertIn('bound to "n2"', body["message"])
         bind("n1")
         r = patch_status(self.kc["node1"], pinned, running)
         self.assertEqual(r.returncode, 0, r.stderr)
         # Reads what an agent needs, nothing more.
         self.as_user("node1", "get", "vmis", "-A", "--field-selector", "status.nodeName=n1", ok=True)
+        self.as_user("node1", "get", "vmi", "pinned", "-n", "default", ok=True)
+        # Not every tenant's VMIs, VMs (cloud-init user data) or reservations.
+        self.assertForbidden(self.as_user("node1", "get", "vmis", "-A"), "status.nodeName=n1")
+        self.assertForbidden(self.as_user("node1", "get", "vms", "-A"))
+        self.assertForbidden(self.as_user("node1", "get", "ipreservations", "-A"))
+        # Nor the labels tenants' dedicated-node selectors match.
+        self.assertForbidden(self.as_user("node1", "label", "node", "n1",
+                                          "node-restriction.kumo.io/pool=b-nodes"),
+                             "node-restriction.kumo.io/")
         self.as_user("node1", "get", "images", ok=True)
         self.assertForbidden(self.as_user("node1", "get", "secrets", "-n", "a"))
         self.assertForbidden(self.as_user("node1", "get", "tenants"))

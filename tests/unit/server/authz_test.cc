@@ -148,7 +148,26 @@ TEST_F(AuthzTest, NodesChangeOnlyTheirOwnObjects) {
   EXPECT_FALSE(Allowed(node("delete", "", "nodes", "", "n1")));
   EXPECT_TRUE(Allowed(node("update", "coordination.k8s.io", "leases", "kube-node-lease", "n1")));
   EXPECT_FALSE(Allowed(node("update", "coordination.k8s.io", "leases", "kube-node-lease", "n2")));
-  EXPECT_TRUE(Allowed(node("list", "kubevirt.io", "virtualmachineinstances", "", "")));
+  // Issue 10: a node lists and watches only the VMIs bound to it, never every tenant's, and
+  // reads no VMs (cloud-init user data), reservations or namespaces.
+  EXPECT_FALSE(Allowed(node("list", "kubevirt.io", "virtualmachineinstances", "", "")));
+  Attributes mine = node("watch", "kubevirt.io", "virtualmachineinstances", "", "");
+  mine.field_selector = "status.nodeName=n1";
+  EXPECT_TRUE(Allowed(mine));
+  mine.field_selector = "status.migrationState.targetNode=n1";
+  EXPECT_TRUE(Allowed(mine));
+  for (const char* other : {"status.nodeName=n2", "status.nodeName=n1,metadata.name=x",
+                            "status.nodeName!=n1", "status.nodeName=n11"}) {
+    mine.field_selector = other;
+    EXPECT_FALSE(Allowed(mine)) << other;
+  }
+  EXPECT_TRUE(Allowed(node("get", "kubevirt.io", "virtualmachineinstances", "a", "vm")));
+  EXPECT_FALSE(Allowed(node("get", "kubevirt.io", "virtualmachines", "a", "vm")));
+  EXPECT_FALSE(Allowed(node("list", "kubevirt.io", "virtualmachines", "", "")));
+  EXPECT_FALSE(Allowed(node("list", "kumo.io", "ipreservations", "", "")));
+  EXPECT_FALSE(Allowed(node("list", "kumo.io", "ipallocations", "", "")));
+  EXPECT_TRUE(Allowed(node("get", "kumo.io", "ipallocations", "", "10.0.0.5")));
+  EXPECT_FALSE(Allowed(node("list", "", "namespaces", "", "")));
   EXPECT_TRUE(
       Allowed(node("patch", "kubevirt.io", "virtualmachineinstances", "a", "vm", "status")));
   EXPECT_FALSE(Allowed(node("get", "", "secrets", "a", "s")));

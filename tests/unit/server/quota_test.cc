@@ -223,10 +223,10 @@ TEST_F(TenantPolicyTest, VmiNamedLikeAVmButNotItsOwnCounts) {
 
 TEST_F(TenantPolicyTest, NodeSelectorIsMergedAndConflictsRejected) {
   Put(Kind("kumo.io", "tenants"),
-      Tenant("a", json::object{{"nodeSelector", json::object{{"kumo.io/pool", "a-dedicated"}}}}));
+      Tenant("a", json::object{{"nodeSelector", json::object{{"node-restriction.kumo.io/pool", "a-dedicated"}}}}));
   json::value vm = Vm("a", "vm1", 1, "128Mi");
   ASSERT_TRUE(Admit("create", vm).ok());
-  EXPECT_EQ(GetString(vm, {"spec", "template", "spec", "nodeSelector", "kumo.io/pool"}),
+  EXPECT_EQ(GetString(vm, {"spec", "template", "spec", "nodeSelector", "node-restriction.kumo.io/pool"}),
             "a-dedicated");
   const json::value* tols = Find(vm, {"spec", "template", "spec", "tolerations"});
   ASSERT_TRUE(tols && tols->is_array() && tols->get_array().size() == 1);
@@ -234,7 +234,7 @@ TEST_F(TenantPolicyTest, NodeSelectorIsMergedAndConflictsRejected) {
   EXPECT_EQ(GetString(tols->get_array()[0], {"value"}), "a");
 
   json::value escape = Vm("a", "vm2", 1, "128Mi");
-  EnsureObject(escape, {"spec", "template", "spec", "nodeSelector"})["kumo.io/pool"] =
+  EnsureObject(escape, {"spec", "template", "spec", "nodeSelector"})["node-restriction.kumo.io/pool"] =
       "b-dedicated";
   Status st = Admit("create", escape);
   EXPECT_EQ(st.code(), Code::kForbidden);
@@ -250,7 +250,7 @@ TEST_F(TenantPolicyTest, NodeSelectorIsMergedAndConflictsRejected) {
   json::value updated = vm;
   EnsureObject(updated, {"spec", "template", "spec"}).erase("nodeSelector");
   ASSERT_TRUE(Admit("update", updated, &vm).ok());
-  EXPECT_EQ(GetString(updated, {"spec", "template", "spec", "nodeSelector", "kumo.io/pool"}),
+  EXPECT_EQ(GetString(updated, {"spec", "template", "spec", "nodeSelector", "node-restriction.kumo.io/pool"}),
             "a-dedicated");
 }
 
@@ -310,6 +310,59 @@ TEST(NodeRestrictionTest, NodesChangeOnlyTheirOwnObjects) {
   EXPECT_TRUE(nr.Admit(AdmissionRequest{"create", *reg.Find("", "v1", "nodes"), "", "n2", "", &node,
                                         nullptr, &admin, false})
                   .ok());
+}
+
+// Issue 10: a node may not pull a tenant's VMs onto itself with the labels dedicated-node
+// selectors match, nor drop its taints, nor rewrite who migrates a VMI where.
+TEST(NodeRestrictionTest, NodesCannotLabelThemselvesIntoATenantOrRedirectMigrations) {
+  NodeRestrictionAdmission nr;
+  UserInfo n1{"system:node:n1", {"system:nodes"}};
+  const api::Registry& reg = api::DefaultRegistry();
+  const api::ResourceInfo& nodes = *reg.Find("", "v1", "nodes");
+  json::value stored = *ParseJson(R"({"metadata":{"name":"n1","labels":{"a":"b"}},
+      "spec":{"taints":[{"key":"kumo.io/dedicated","value":"t","effect":"NoSchedule"}]}})");
+  auto admit = [&](const std::string& verb, json::value next, const json::value* old) {
+    return nr.Admit(AdmissionRequest{verb, nodes, "", "n1", "", &next, old, &n1, false});
+  };
+  json::value next = stored;
+  next.at("metadata").at("labels").as_object()["seen"] = "yes";
+  EXPECT_TRUE(admit("patch", next, &stored).ok());  // an ordinary label is the node's
+  next.at("metadata").at("labels").as_object()["node-restriction.kumo.io/pool"] = "hpc";
+  Status st = admit("patch", next, &stored);
+  EXPECT_EQ(st.code(), Code::kForbidden);
+  EXPECT_NE(st.message().find("node-restriction.kumo.io/"), std::string::npos);
+  EXPECT_EQ(admit("create", next, nullptr).code(), Code::kForbidden);
+  next = stored;
+  next.at("spec").as_object()["taints"] = json::array{};
+  EXPECT_EQ(admit("update", next, &stored).code(), Code::kForbidden);
+  // An admin-set restricted label stays when the node patches something else.
+  json::value labelled = stored;
+  labelled.at("metadata").at("labels").as_object()["node-restriction.kumo.io/pool"] = "hpc";
+  next = labelled;
+  next.at("metadata").at("labels").as_object()["seen"] = "yes";
+  EXPECT_TRUE(admit("patch", next, &labelled).ok());
+  next.at("metadata").at("labels").as_object().erase("node-restriction.kumo.io/pool");
+  EXPECT_EQ(admit("patch", next, &labelled).code(), Code::kForbidden);
+
+  const api::ResourceInfo& vmis = *reg.Find("kubevirt.io", "v1", "virtualmachineinstances");
+  json::value vmi = *ParseJson(R"({"metadata":{"name":"vm","labels":{"app":"web"}},
+      "status":{"nodeName":"n1","migrationState":{"migrationUid":"m1","sourceNode":"n1",
+      "targetNode":"n2","targetNodeAddress":"10.0.0.2"}}})");
+  auto admit_vmi = [&](json::value next, const std::string& sub) {
+    return nr.Admit(AdmissionRequest{"patch", vmis, "a", "vm", sub, &next, &vmi, &n1, false});
+  };
+  json::value v = vmi;
+  v.at("status").as_object()["phase"] = "Running";
+  EXPECT_TRUE(admit_vmi(v, "status").ok());
+  v = vmi;
+  v.at("status").at("migrationState").as_object()["targetNode"] = "evil";
+  EXPECT_EQ(admit_vmi(v, "status").code(), Code::kForbidden);
+  v = vmi;
+  v.at("status").at("migrationState").as_object()["targetNodeAddress"] = "10.6.6.6";
+  EXPECT_EQ(admit_vmi(v, "status").code(), Code::kForbidden);  // only n2 publishes it
+  v = vmi;
+  v.at("metadata").at("labels").as_object()["app"] = "db";
+  EXPECT_EQ(admit_vmi(v, "").code(), Code::kForbidden);
 }
 
 }  // namespace
