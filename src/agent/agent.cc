@@ -74,6 +74,11 @@ class AgentImpl : public Agent {
   Status RemoveFinalizer(const std::string& ns, const std::string& name);
   void RecordEvent(const json::value& vmi, const std::string& type, const std::string& reason,
                    const std::string& message);
+  // The VMI's address when IPAM gave it to this VM (its IPAllocation names the VM); "" when it
+  // has none; Forbidden when the address is not the VM's, whatever the VMI says: the agent
+  // routes and announces only what the server allocated. Remembered per VMI uid.
+  StatusOr<std::string> RoutedAddress(const std::string& ns, const std::string& name,
+                                      const json::value& vmi);
   // Routed networking for a VM with an address (tap, /32 route, DHCP) wired into `spec`.
   Status AttachNetwork(const std::string& ns, const std::string& name, const json::value& vmi,
                        VmSpec& spec);
@@ -99,6 +104,8 @@ class AgentImpl : public Agent {
   std::set<std::string> queue_;  // "ns/name"
   std::multimap<std::chrono::steady_clock::time_point, std::string> delayed_;
   std::set<std::string> migrating_;  // "ns/name" with an outgoing migration under way
+  std::map<std::string, std::string> verified_;  // "ns/name" -> "uid/address" IPAM confirmed
+  std::set<std::string> unverified_;             // "ns/name" reported as not allocated
   std::vector<std::thread> threads_;
   std::vector<std::thread> migration_threads_;  // guarded by mu_
 };
@@ -405,6 +412,9 @@ void AgentImpl::Sync(const std::string& ns, const std::string& name) {
       runtime_->Cleanup(ns, name);
     }
     network_->TearDown(ns, name, got.ok() ? GetString(*got, {"metadata", "annotations", "kumo.io/ip"}) : "");
+    std::lock_guard lock(mu_);
+    verified_.erase(ns + "/" + name);
+    unverified_.erase(ns + "/" + name);
     return;
   }
   const json::value& vmi = *got;
@@ -487,9 +497,24 @@ void AgentImpl::Sync(const std::string& ns, const std::string& name) {
       return;
     case VmPhase::kRunning: {
       if (!ip.empty()) {
-        // After an agent restart: the tap survived with QEMU; the DHCP responder did not.
-        auto tap = network_->SetUp(ns, name, ip, GetString(vmi, {"spec", "hostname"}, name));
-        if (!tap.ok()) spdlog::warn("network of {}/{}: {}", ns, name, tap.status().ToString());
+        StatusOr<std::string> routed = RoutedAddress(ns, name, vmi);
+        if (routed.ok()) {
+          // After an agent restart: the tap survived with QEMU; the DHCP responder did not.
+          auto tap = network_->SetUp(ns, name, ip, GetString(vmi, {"spec", "hostname"}, name));
+          if (!tap.ok()) spdlog::warn("network of {}/{}: {}", ns, name, tap.status().ToString());
+        } else if (routed.status().code() == Code::kForbidden) {
+          // The allocation went away or names another VM: withdraw the route now.
+          network_->TearDown(ns, name, ip);
+          bool first;
+          {
+            std::lock_guard lock(mu_);
+            first = unverified_.insert(ns + "/" + name).second;
+          }
+          if (first) {
+            spdlog::warn("{}", routed.status().message());
+            RecordEvent(vmi, "Warning", "AddressNotAllocated", routed.status().message());
+          }
+        }
       }
       if (phase != "Running") {
         json::object st{{"phase", "Running"},
@@ -576,9 +601,34 @@ void AgentImpl::ReportMigration(const std::string& ns, const std::string& name,
   }
 }
 
+StatusOr<std::string> AgentImpl::RoutedAddress(const std::string& ns, const std::string& name,
+                                               const json::value& vmi) {
+  const std::string ip = GetString(vmi, {"metadata", "annotations", api::kVmiIpAnnotation});
+  if (ip.empty()) return std::string();
+  const std::string key = ns + "/" + name;
+  const std::string proof = GetString(vmi, {"metadata", "uid"}) + "/" + ip;
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = verified_.find(key); it != verified_.end() && it->second == proof) return ip;
+  }
+  auto alloc = client_->Get(ResourcePath("kumo.io", "v1alpha1", "ipallocations", "", ip));
+  if (!alloc.ok() && alloc.status().code() != Code::kNotFound) return alloc.status();
+  if (!alloc.ok() || GetString(*alloc, {"spec", "namespace"}) != ns ||
+      GetString(*alloc, {"spec", "vm"}) != name) {
+    std::lock_guard lock(mu_);
+    verified_.erase(key);
+    return Status(Code::kForbidden, "address " + ip + " was not allocated to " + key +
+                                        " by IPAM; it is neither routed nor announced");
+  }
+  std::lock_guard lock(mu_);
+  verified_[key] = proof;
+  unverified_.erase(key);
+  return ip;
+}
+
 Status AgentImpl::AttachNetwork(const std::string& ns, const std::string& name,
                                 const json::value& vmi, VmSpec& spec) {
-  const std::string ip = GetString(vmi, {"metadata", "annotations", "kumo.io/ip"});
+  KUMO_ASSIGN_OR_RETURN(const std::string ip, RoutedAddress(ns, name, vmi));
   if (ip.empty()) return Status::Ok();  // QEMU's user-mode network
   KUMO_ASSIGN_OR_RETURN(spec.tap_device,
                         network_->SetUp(ns, name, ip, GetString(vmi, {"spec", "hostname"}, name)));

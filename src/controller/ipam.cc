@@ -22,6 +22,10 @@ const api::ResourceInfo& Reservations() {
   return *api::DefaultRegistry().Find("kumo.io", "v1alpha1", "ipreservations");
 }
 
+const api::ResourceInfo& Tenants() {
+  return *api::DefaultRegistry().Find("kumo.io", "v1alpha1", "tenants");
+}
+
 Allocation FromJson(const json::value& v) {
   return Allocation{GetString(v, {"metadata", "name"}), GetString(v, {"spec", "pool"}),
                     GetString(v, {"spec", "namespace"}), GetString(v, {"spec", "vm"}),
@@ -76,13 +80,34 @@ std::vector<Pool> Ipam::Pools() const {
   return out;
 }
 
+std::optional<std::set<std::string>> Ipam::TenantPools(const std::string& ns) const {
+  store::CachedPtr tenant = cache_.Get(Tenants().Key("", ns));
+  if (!tenant) return std::nullopt;
+  auto v = ParseJson(tenant->json);
+  if (!v.ok()) return std::nullopt;
+  const json::value* pools = Find(*v, {"spec", "ipPools"});
+  if (!pools || !pools->is_array() || pools->get_array().empty()) return std::nullopt;
+  std::set<std::string> out;
+  for (const auto& p : pools->get_array()) {
+    if (p.is_string()) out.emplace(p.get_string());
+  }
+  return out;
+}
+
+bool Ipam::Usable(const Pool& p, const std::string& ns,
+                  const std::optional<std::set<std::string>>& tenant_pools) const {
+  if (p.disabled || !p.AllowsNamespace(ns)) return false;
+  return !tenant_pools || tenant_pools->count(p.name) > 0;
+}
+
 StatusOr<std::vector<Pool>> Ipam::PoolsFor(const std::string& ns, const std::string& pool_name) const {
   std::vector<Pool> out;
   bool named_found = false;
+  const auto tenant_pools = TenantPools(ns);
   for (auto& p : Pools()) {
     if (!pool_name.empty() && p.name != pool_name) continue;
     named_found = true;
-    if (p.disabled || !p.AllowsNamespace(ns)) continue;
+    if (!Usable(p, ns, tenant_pools)) continue;
     out.push_back(std::move(p));
   }
   if (!pool_name.empty()) {
@@ -97,13 +122,18 @@ StatusOr<Pool> Ipam::PoolOf(const std::string& address, const std::string& ns) c
   if (!parsed.ok()) return Status(Code::kInvalid, "\"" + address + "\" is not an IPv4 address");
   uint32_t ip = *parsed;
   std::string usable;
+  const auto tenant_pools = TenantPools(ns);
   for (const auto& p : Pools()) {
-    if (p.disabled || !p.AllowsNamespace(ns)) continue;
+    if (!Usable(p, ns, tenant_pools)) continue;
     if (p.Contains(ip)) return p;
     usable += (usable.empty() ? "" : ", ") + p.name + " " + p.cidr;
   }
   return Status(Code::kInvalid, "address " + address + " is outside every IP pool tenant " + ns +
                                     " may use" + (usable.empty() ? " (there are none)" : " (" + usable + ")"));
+}
+
+bool Ipam::ReservationExists(const std::string& ns, const std::string& name) const {
+  return store_.Get(Reservations().Key(ns, name)).ok();
 }
 
 std::optional<Allocation> Ipam::Get(const std::string& address) const {
@@ -248,9 +278,15 @@ StatusOr<std::optional<std::string>> Ipam::AddressForVm(const std::string& ns, c
   Allocation owner{"", "", ns, vm, ""};
   if (!fixed_address.empty()) {
     // A reservation may hold the fixed address: the VM then uses it through the reservation.
-    if (auto cur = Get(fixed_address); cur && cur->ns == ns && !cur->reservation.empty() &&
-                                        (cur->vm.empty() || cur->vm == vm)) {
+    auto cur = Get(fixed_address);
+    if (cur && cur->ns == ns && !cur->reservation.empty() && (cur->vm.empty() || cur->vm == vm)) {
       owner.reservation = cur->reservation;
+    }
+    // A VM that names a reservation takes its fixed address from it, or not at all: otherwise
+    // it would hold an address that no quota counts.
+    if (!reservation.empty() && owner.reservation != reservation) {
+      return Status(Code::kInvalid, "address " + fixed_address + " is not held by IP reservation \"" +
+                                        reservation + "\" in " + ns);
     }
     KUMO_RETURN_IF_ERROR(Claim(fixed_address, owner));
     return std::optional<std::string>(fixed_address);

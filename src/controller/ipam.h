@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -46,7 +47,12 @@ class Ipam {
   // pools when there is none.
   StatusOr<Pool> PoolOf(const std::string& address, const std::string& ns) const;
 
+  // The pools a tenant's spec.ipPools limits namespace `ns` to; nullopt when it sets none.
+  // Every address a tenant gets (automatic, count, explicit, Calico) is checked against it.
+  std::optional<std::set<std::string>> TenantPools(const std::string& ns) const;
+
   std::optional<Allocation> Get(const std::string& address) const;
+  bool ReservationExists(const std::string& ns, const std::string& name) const;
   std::vector<Allocation> ByVm(const std::string& ns, const std::string& vm) const;
   std::vector<Allocation> ByReservation(const std::string& ns, const std::string& reservation) const;
   int64_t CountInPool(const std::string& pool) const;
@@ -70,6 +76,8 @@ class Ipam {
   Status ReleaseReservation(const std::string& ns, const std::string& reservation);
 
  private:
+  bool Usable(const Pool& p, const std::string& ns,
+              const std::optional<std::set<std::string>>& tenant_pools) const;
   Status Write(const Allocation& a, bool create);
   // Waits until the cache reflects every write already made to the store, so that lookups
   // see the allocations this process just created (a stale read would double-allocate).

@@ -33,13 +33,14 @@ Status IpamAdmission::Admit(const AdmissionRequest& req) {
     return Status::Ok();
   }
   const json::value& obj = *req.object;
-  if (req.resource.kind == "IPReservation" && req.verb == "create") {
+  if (req.resource.kind == "IPReservation") {
     std::string name = GetString(obj, {"metadata", "name"});
     if (const json::value* addrs = Find(obj, {"spec", "addresses"}); addrs && addrs->is_array()) {
       for (const auto& a : addrs->get_array()) {
         if (!a.is_string()) continue;
         KUMO_RETURN_IF_ERROR(CheckAddress(ipam_, std::string(a.get_string()), req.ns, "", name));
       }
+      if (req.verb != "create") return Status::Ok();
     }
     if (const json::value* count = Find(obj, {"spec", "count"}); count && count->is_int64()) {
       std::string pool_name = GetString(obj, {"spec", "pool"});
@@ -62,6 +63,20 @@ Status IpamAdmission::Admit(const AdmissionRequest& req) {
     }
   }
   if (req.resource.kind == "VirtualMachine") {
+    // A named reservation must exist: a VM taking its address from one claims no address of
+    // its own in the quota.
+    std::string named = GetString(obj, {"metadata", "annotations", controller::kIpReservationAnnotation});
+    if (named.empty()) {
+      named = GetString(obj, {"spec", "template", "metadata", "annotations",
+                              controller::kIpReservationAnnotation});
+    }
+    if (!named.empty() && !ipam_.ReservationExists(req.ns, named)) {
+      return Invalid("IP reservation \"" + named + "\" not found in " + req.ns +
+                         "; create it first (`kumo ip reserve`) or drop the annotation",
+                     {{"FieldValueNotFound", "Not found: \"" + named + "\"",
+                       std::string("metadata.annotations[") +
+                           controller::kIpReservationAnnotation + "]"}});
+    }
     std::string calico = GetString(obj, {"spec", "template", "metadata", "annotations",
                                          controller::kCalicoIpAddrs});
     if (!calico.empty()) {
@@ -72,9 +87,19 @@ Status IpamAdmission::Admit(const AdmissionRequest& req) {
                        {{"FieldValueInvalid", "must be a JSON list with one address",
                          std::string("spec.template.metadata.annotations[") + controller::kCalicoIpAddrs + "]"}});
       }
-      std::string reservation = GetString(obj, {"metadata", "annotations", controller::kIpReservationAnnotation});
-      KUMO_RETURN_IF_ERROR(CheckAddress(ipam_, std::string(list->get_array()[0].get_string()), req.ns,
-                                        GetString(obj, {"metadata", "name"}), reservation));
+      std::string address(list->get_array()[0].get_string());
+      KUMO_RETURN_IF_ERROR(CheckAddress(ipam_, address, req.ns,
+                                        GetString(obj, {"metadata", "name"}), named));
+      if (!named.empty()) {
+        auto cur = ipam_.Get(address);
+        if (!cur || cur->ns != req.ns || cur->reservation != named) {
+          return Invalid("address " + address + " is not held by IP reservation \"" + named +
+                             "\"; name the reservation that holds it, or no reservation",
+                         {{"FieldValueInvalid", "not in reservation " + named,
+                           std::string("spec.template.metadata.annotations[") +
+                               controller::kCalicoIpAddrs + "]"}});
+        }
+      }
     }
   }
   return Status::Ok();

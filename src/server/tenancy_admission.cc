@@ -177,13 +177,23 @@ StatusOr<Amounts> TenantPolicyAdmission::ClaimOf(const api::ResourceInfo& r, con
     return ClaimOfVmi(obj);
   }
   const store::WatchCache& cache = cache_;
-  return ClaimOfVm(obj, [&cache](const std::string& name) -> StatusOr<json::value> {
+  StatusOr<Amounts> claim = ClaimOfVm(obj, [&cache](const std::string& name) -> StatusOr<json::value> {
     const api::ResourceInfo& its =
         Kind("instancetype.kubevirt.io", "virtualmachineclusterinstancetypes");
     store::CachedPtr it = cache.Get(its.Key("", name));
     if (!it) return NotFound("no instancetype " + name);
     return ParseJson(it->json);
   });
+  // A VM takes its address from a reservation (and claims none) only while that reservation
+  // exists; one that names a reservation that is gone counts its address.
+  if (claim.ok() && claim->ips == 0) {
+    std::string named = GetString(obj, {"metadata", "annotations", "kumo.io/ip-reservation"});
+    if (named.empty()) {
+      named = GetString(obj, {"spec", "template", "metadata", "annotations", "kumo.io/ip-reservation"});
+    }
+    if (!cache_.Get(Kind("kumo.io", "ipreservations").Key(ns, named))) claim->ips = 1;
+  }
+  return claim;
 }
 
 Status TenantPolicyAdmission::CheckQuota(const AdmissionRequest& req, const TenantInfo& tenant) {

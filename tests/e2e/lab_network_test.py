@@ -91,6 +91,22 @@ class LabNetworkTest(unittest.TestCase):
         self.assertEqual(self.vmi("auto", ".status.interfaces[0].ipAddress"), ip)
         wait_for(lambda: self.lab.fetch(ip), 180, interval=1, what="outside reaches auto after restart")
 
+        # The agent routes only what IPAM gave the VM: once the address's IPAllocation is gone
+        # (an object restored from an old backup looks the same to the agent), the route is
+        # withdrawn at the top of rack and the VM is unreachable; given back, it returns.
+        alloc = json.loads(self.k("get", "ipallocation", ip, "-o", "json"))
+        self.k("delete", "ipallocation", ip)
+        wait_for(lambda: self.lab.tor_route(ip) == "", 60, interval=0.5,
+                 what="the route of an address IPAM did not allocate is withdrawn")
+        self.assertEqual(self.lab.fetch(ip), "")
+        events = self.k("get", "events", "-n", NS, "--field-selector",
+                        "involvedObject.name=auto,reason=AddressNotAllocated", "-o", "name")
+        self.assertTrue(events.strip(), "an AddressNotAllocated event explains it")
+        for field in ("resourceVersion", "uid", "creationTimestamp"):
+            alloc["metadata"].pop(field, None)
+        self.k("create", "-f", "-", input=json.dumps(alloc))
+        wait_for(lambda: self.lab.fetch(ip), 120, interval=1, what="reachable again once allocated")
+
     def test_kumo_cli_from_the_outside_host(self):
         home = tempfile.mkdtemp(prefix="kumo-outside-home-")
         commands = 0

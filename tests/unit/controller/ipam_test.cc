@@ -130,3 +130,46 @@ TEST_F(IpamTest, ReservationsOutliveVms) {
 
 }  // namespace
 }  // namespace kumo::controller
+
+namespace kumo::controller {
+namespace {
+
+// Issue 10: a Tenant's spec.ipPools limits every address its namespace gets, not only the pools
+// it names: automatic, explicit (Claim) and fixed.
+TEST_F(IpamTest, TenantIpPoolsLimitEveryAddress) {
+  AddPool("shared", "10.5.0.0/29");
+  AddPool("mine", "10.6.0.0/29");
+  json::value t = *ParseJson(R"({"apiVersion":"kumo.io/v1alpha1","kind":"Tenant",
+      "metadata":{"name":"t"},"spec":{"ipPools":["mine"]}})");
+  auto& tenants = *api::DefaultRegistry().Find("kumo.io", "v1alpha1", "tenants");
+  ASSERT_TRUE(store_->Create(tenants.Key("", "t"), api::SerializeForStore(t)).ok());
+  Sync();
+  auto a = ipam_->AddressForVm("t", "vm1", "", "");
+  ASSERT_TRUE(a.ok() && a->has_value());
+  EXPECT_EQ((*a)->rfind("10.6.0.", 0), 0u) << **a;
+  auto fixed = ipam_->AddressForVm("t", "vm2", "10.5.0.3", "");
+  EXPECT_EQ(fixed.status().code(), Code::kInvalid);
+  EXPECT_EQ(ipam_->Claim("10.5.0.4", Allocation{"", "", "t", "", "r"}).code(), Code::kInvalid);
+  // Another namespace without such a tenant still uses the shared pool.
+  EXPECT_TRUE(ipam_->AddressForVm("u", "vm1", "10.5.0.3", "").ok());
+}
+
+// Issue 10: naming a reservation together with a fixed address takes the address from that
+// reservation or fails; it never gives the VM an address no quota counts.
+TEST_F(IpamTest, FixedAddressWithAReservationMustBeInIt) {
+  AddPool("p", "10.7.0.0/24");
+  AddReservation("t", "web");
+  ASSERT_TRUE(ipam_->Claim("10.7.0.10", Allocation{"", "", "t", "", "web"}).ok());
+  Sync();
+  auto outside = ipam_->AddressForVm("t", "vm", "10.7.0.99", "web");
+  EXPECT_EQ(outside.status().code(), Code::kInvalid);
+  auto ghost = ipam_->AddressForVm("t", "vm", "10.7.0.98", "no-such-reservation");
+  EXPECT_EQ(ghost.status().code(), Code::kInvalid);
+  EXPECT_FALSE(ipam_->Get("10.7.0.99").has_value());
+  auto inside = ipam_->AddressForVm("t", "vm", "10.7.0.10", "web");
+  ASSERT_TRUE(inside.ok()) << inside.status().ToString();
+  EXPECT_EQ(ipam_->Get("10.7.0.10")->reservation, "web");
+}
+
+}  // namespace
+}  // namespace kumo::controller
