@@ -337,7 +337,10 @@ void AddTenantCommands(CLI::App& app, Cli& cli) {
   CLI::App* add = tenant->add_subcommand(
       "add-user", "Make USER a member of TENANT, issue a token and write a kubeconfig for it");
   add->add_option("tenant", af->tenant, "Tenant")->required();
-  add->add_option("user", af->user, "User name")->required();
+  add->add_option("user", af->user,
+                  "User name, within TENANT: the same name in another tenant is another person, "
+                  "and this user's tokens work in TENANT only")
+      ->required();
   add->add_option("--role", af->role, "admin, member or viewer")
       ->check(CLI::IsMember({"admin", "member", "viewer"}))
       ->capture_default_str();

@@ -309,7 +309,7 @@ Decision Authorizer::AuthorizeTenantUser(const Attributes& a) const {
                              (a.group.empty() && a.resource == "namespaces");
     if (own_tenant_object && !a.name.empty()) {
       auto tenant = tenants_.Get(a.name);
-      if (tenant && tenant->RoleOf(a.user) != TenantRole::kNone) {
+      if (tenant && tenant->RoleOf(a.user, a.groups) != TenantRole::kNone) {
         if (read) return Allow();
         return Deny(
             "a tenant and its namespace are read-only for its members; a cluster admin "
@@ -319,7 +319,7 @@ Decision Authorizer::AuthorizeTenantUser(const Attributes& a) const {
     return Deny();
   }
   auto tenant = tenants_.Get(a.ns);
-  TenantRole role = tenant ? tenant->RoleOf(a.user) : TenantRole::kNone;
+  TenantRole role = tenant ? tenant->RoleOf(a.user, a.groups) : TenantRole::kNone;
   if (role == TenantRole::kNone) return Deny();
   const TenantRule* rule = FindTenantRule(a.group, a.resource);
   if (!rule) return Deny();
@@ -454,7 +454,7 @@ http::Response Authorizer::ServeSelfSubjectRulesReview(const UserInfo& user,
                                    "virtualmachineclusterpreferences"}));
     resource_rules.push_back(Rule(ReadVerbs(), {"kumo.io"}, {"images"}));
     auto tenant = ns.empty() ? nullptr : tenants_.Get(ns);
-    TenantRole role = tenant ? tenant->RoleOf(user.name) : TenantRole::kNone;
+    TenantRole role = tenant ? tenant->RoleOf(user.name, user.groups) : TenantRole::kNone;
     if (role != TenantRole::kNone) {
       resource_rules.push_back(Rule({"get"}, {"kumo.io"}, {"tenants"}, {ns}));
       resource_rules.push_back(Rule({"get"}, {""}, {"namespaces"}, {ns}));

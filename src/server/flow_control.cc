@@ -230,7 +230,7 @@ FlowClass FlowController::Classify(const UserInfo& user, const RequestInfo& info
   c.flow = "user:" + user.name;
   if (!info.namespace_.empty()) {
     auto tenant = directory_.Get(info.namespace_);
-    if (tenant && tenant->RoleOf(user.name) != TenantRole::kNone) {
+    if (tenant && tenant->RoleOf(user.name, user.groups) != TenantRole::kNone) {
       c.flow = "tenant:" + tenant->name;
       c.weight = tenant->api_share;
     }

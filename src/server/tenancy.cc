@@ -30,7 +30,14 @@ const char* RoleName(TenantRole role) {
   }
 }
 
-TenantRole TenantInfo::RoleOf(std::string_view user) const {
+TenantRole TenantInfo::RoleOf(std::string_view user,
+                               const std::vector<std::string>& groups) const {
+  constexpr std::string_view kPrefix = kTenantGroupPrefix;
+  for (const auto& g : groups) {
+    if (g.starts_with(kPrefix) && std::string_view(g).substr(kPrefix.size()) != name) {
+      return TenantRole::kNone;  // a token of another tenant
+    }
+  }
   auto it = members.find(user);
   return it == members.end() ? TenantRole::kNone : it->second;
 }

@@ -41,8 +41,15 @@ struct TenantInfo {
   int api_share = 1;
   bool terminating = false;
 
-  TenantRole RoleOf(std::string_view user) const;
+  // The role of a caller. Tenant users are per tenant: a token issued for tenant T carries the
+  // group kTenantGroupPrefix + T and has a role in T only, so two people given the same user
+  // name in two tenants never share an identity's roles. Callers without such a group (client
+  // certificates an operator issued) are looked up by name.
+  TenantRole RoleOf(std::string_view user, const std::vector<std::string>& groups) const;
 };
+
+// Group prefix of a tenant user's token: "kumo:tenant:acme".
+inline constexpr char kTenantGroupPrefix[] = "kumo:tenant:";
 
 // Reads a Tenant object (lenient: malformed fields are skipped; validation rejects them first).
 TenantInfo ParseTenant(const json::value& tenant);

@@ -58,7 +58,11 @@ std::optional<UserInfo> TokenResolver::Resolve(std::string_view token) const {
     return std::nullopt;
   }
   if (!GetString(*secret, {"metadata", "deletionTimestamp"}).empty()) return std::nullopt;
-  return UserInfo{user, {kTenantUsersGroup, "system:authenticated"}};
+  UserInfo info{user, {kTenantUsersGroup, "system:authenticated"}};
+  // The tenant the token was issued for: its roles hold there only (TenantInfo::RoleOf).
+  std::string tenant = GetString(*secret, {"metadata", "labels", kTenantLabel});
+  if (!tenant.empty()) info.groups.push_back(kTenantGroupPrefix + tenant);
+  return info;
 }
 
 }  // namespace kumo::server

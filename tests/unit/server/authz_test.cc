@@ -256,3 +256,34 @@ TEST_F(AuthzTest, SelfSubjectAccessReviewAnswersFromTheSameRules) {
 
 }  // namespace
 }  // namespace kumo::server
+
+namespace kumo::server {
+namespace {
+
+// Issue 10: tenant users are per tenant. Two people called alice in tenants a and b hold
+// tokens whose group names their tenant; neither gets the other's roles.
+TEST_F(AuthzTest, TenantUsersArePerTenant) {
+  Put(Kind("kumo.io", "tenants"),
+      Tenant("a", json::object{{"members", json::array{json::object{{"user", "alice"},
+                                                                    {"role", "admin"}}}}}));
+  Put(Kind("kumo.io", "tenants"),
+      Tenant("b", json::object{{"members", json::array{json::object{{"user", "alice"},
+                                                                    {"role", "viewer"}}}}}));
+  Attributes a_alice = A("alice", "delete", "kubevirt.io", "virtualmachines", "a", "vm");
+  a_alice.groups = {"kumo:tenant-users", "kumo:tenant:a", "system:authenticated"};
+  EXPECT_TRUE(Allowed(a_alice));
+  Attributes in_b = a_alice;
+  in_b.ns = "b";
+  in_b.verb = "get";
+  EXPECT_FALSE(Allowed(in_b));  // a's alice is not b's alice, not even as a viewer
+  Attributes b_alice = in_b;
+  b_alice.groups = {"kumo:tenant-users", "kumo:tenant:b", "system:authenticated"};
+  EXPECT_TRUE(Allowed(b_alice));
+  b_alice.verb = "delete";
+  EXPECT_FALSE(Allowed(b_alice));  // b's alice is a viewer
+  b_alice.ns = "a";
+  EXPECT_FALSE(Allowed(b_alice));
+}
+
+}  // namespace
+}  // namespace kumo::server
