@@ -58,6 +58,8 @@ struct Options {
   int flood_clients = 16;
   int rounds = 3;
   bool hostile = false;
+  bool new_connections = false;  // noisy clients open a new TLS connection per request
+  bool events = true;            // also run the events-flood measurement
 };
 
 // Lowers the calling thread's CPU priority (Linux nice values are per thread).
@@ -189,6 +191,11 @@ Status Bench::Fairness() {
       if (!c.ok()) return;
       std::string path = "/apis/kubevirt.io/v1/namespaces/noisy/virtualmachines";
       while (!stop) {
+        if (opt_.new_connections) {
+          // A handshake flood: a fresh client (and TLS connection, never resumed) per request.
+          c = Client(noisy);
+          if (!c.ok()) return;
+        }
         auto r = (*c)->Do("GET", path);
         if (!r.ok() || (r->code != 200 && r->code != 429)) {
           ++failed;
@@ -215,9 +222,10 @@ Status Bench::Fairness() {
   double l50 = Percentile(loaded, 0.5), l99 = Percentile(loaded, 0.99);
   double ratio = a99 > 0 ? l99 / a99 : 0;
   std::printf(
-      "\n== Noisy neighbour (quiet tenant: %d lists/s of %d VMs; noisy: %d clients%s; %d rounds) "
-      "==\n",
+      "\n== Noisy neighbour (quiet tenant: %d lists/s of %d VMs; noisy: %d clients%s%s; %d "
+      "rounds) ==\n",
       opt_.quiet_rate, opt_.vms_per_tenant, opt_.noisy_clients,
+      opt_.new_connections ? ", a new TLS connection per request" : "",
       opt_.hostile ? ", ignoring Retry-After" : ", honouring Retry-After", opt_.rounds);
   std::printf("%-28s %10s %10s %10s %10s %10s\n", "run", "requests", "p50 ms", "p90 ms", "p99 ms",
               "max ms");
@@ -229,8 +237,11 @@ Status Bench::Fairness() {
       "noisy tenant while measured: %ld served (%.0f/s), %ld refused with 429 (%.0f/s), %ld "
       "failed\n",
       noisy_ok, noisy_ok / measured, noisy_429, noisy_429 / measured, static_cast<long>(failed));
-  std::printf("quiet p99 ratio (with / without noisy): %.2f  goal <= 2.00  %s\n", ratio,
-              ratio <= 2.0 ? "PASS" : "FAIL");
+  // Connection set-up costs the server CPU before any fair queuing can act, so the goal for a
+  // handshake flood is looser (issue 10: at most 4x).
+  const double goal = opt_.new_connections ? 4.0 : 2.0;
+  std::printf("quiet p99 ratio (with / without noisy): %.2f  goal <= %.2f  %s\n", ratio, goal,
+              ratio <= goal ? "PASS" : "FAIL");
   return Status::Ok();
 }
 
@@ -355,7 +366,7 @@ Status Bench::Run() {
   KUMO_ASSIGN_OR_RETURN(admin_config_, client::RestConfigFromKubeconfig(server_.kubeconfig()));
   KUMO_ASSIGN_OR_RETURN(admin_, RestClient::New(admin_config_));
   KUMO_RETURN_IF_ERROR(Fairness());
-  KUMO_RETURN_IF_ERROR(EventsFlood());
+  if (opt_.events) KUMO_RETURN_IF_ERROR(EventsFlood());
   return Status::Ok();
 }
 
@@ -379,6 +390,10 @@ int main(int argc, char** argv) {
   app.add_option("--rounds", o.rounds, "Alternating runs without and with the load")
       ->capture_default_str();
   app.add_flag("--hostile", o.hostile, "Noisy and flooding clients ignore Retry-After");
+  app.add_flag("--new-connections", o.new_connections,
+               "Noisy clients open a new TLS connection for every request (a handshake flood)");
+  app.add_flag("--no-events", [&o](int64_t) { o.events = false; },
+               "Skip the events-flood measurement");
   CLI11_PARSE(app, argc, argv);
   kumo::bench::KumoProcess server;
   kumo::Status st = server.Start(o.kumo);

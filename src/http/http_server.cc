@@ -234,6 +234,7 @@ class Transport {
 // Shared between a connection thread and the server's Stop/watchdog.
 struct ConnRecord {
   uint64_t id = 0;
+  std::string ip;                       // the peer's address, for the per-address cap
   std::thread thread;                   // guarded by ServerImpl::mu_
   int fd = -1;                          // guarded by ServerImpl::mu_; -1 once closed
   std::atomic<int64_t> deadline_ms{0};  // steady-clock ms; 0: no deadline
@@ -327,6 +328,19 @@ class ServerImpl final : public HttpServer {
   // others, and the thread may be joined.
   void Release(ConnRecord& rec, tcp::socket& socket);
 
+  // A turn to run a TLS handshake among at most max_concurrent_handshakes; waits until one is
+  // free or `deadline_ms` passes (then ok() is false). Given back when destroyed.
+  class HandshakeTurn {
+   public:
+    HandshakeTurn(ServerImpl& server, int64_t deadline_ms);
+    ~HandshakeTurn();
+    bool ok() const { return ok_; }
+
+   private:
+    ServerImpl& server_;
+    bool ok_ = false;
+  };
+
  private:
   Status InitTls();
   void AcceptLoop();
@@ -349,6 +363,10 @@ class ServerImpl final : public HttpServer {
   bool stopping_ = false;
   uint64_t next_id_ = 1;
   std::map<uint64_t, std::shared_ptr<ConnRecord>> conns_;
+  std::map<std::string, int> per_ip_;  // open connections by peer address
+  int handshakes_ = 0;                 // in progress
+  int max_handshakes_ = 1;
+  std::condition_variable handshake_cv_;
   std::vector<uint64_t> finished_;
 };
 
@@ -383,21 +401,28 @@ void Connection::Close() {
 }
 
 void Connection::Serve() {
-  Arm(idle_ms_);
-  if (error_code ec = transport_->Handshake()) {
-    spdlog::debug("http: TLS handshake with {} failed: {}", remote_addr_, ec.message());
-    return;
+  const ServerOptions& options = server_.options();
+  const int64_t handshake_ms = std::max(1, options.handshake_timeout_seconds) * int64_t{1000};
+  Arm(handshake_ms);
+  {
+    ServerImpl::HandshakeTurn turn(server_, NowMs() + handshake_ms);
+    if (!turn.ok()) return;  // waited past the deadline
+    if (error_code ec = transport_->Handshake()) {
+      spdlog::debug("http: TLS handshake with {} failed: {}", remote_addr_, ec.message());
+      return;
+    }
   }
   if (server_.verifies_clients()) ReadClientCertificate();
 
-  const ServerOptions& options = server_.options();
+  bool first = true;
   for (;;) {
     bhttp::request_parser<bhttp::string_body> parser;
     parser.header_limit(kMaxHeaderBytes);
     parser.body_limit(static_cast<uint64_t>(options.max_body_bytes));
 
     error_code ec;
-    Arm(idle_ms_);
+    if (!first) Arm(idle_ms_);  // the first header is still under the handshake deadline
+    first = false;
     bhttp::read_header(*transport_, buffer_, parser, ec);
     if (ec) return OnReadError(ec);
     if (!parser.is_done() && beast::iequals(parser.get()[bhttp::field::expect], "100-continue")) {
@@ -710,6 +735,9 @@ Status ServerImpl::InitTls() {
 
 Status ServerImpl::Init() {
   if (options_.tls) KUMO_RETURN_IF_ERROR(InitTls());
+  max_handshakes_ = options_.max_concurrent_handshakes > 0
+                        ? options_.max_concurrent_handshakes
+                        : std::max(1u, std::thread::hardware_concurrency() / 2);
   error_code ec;
   tcp::endpoint endpoint;
   asio::ip::address address = asio::ip::make_address(options_.host, ec);
@@ -765,13 +793,49 @@ void ServerImpl::AcceptLoop() {
   }
 }
 
+ServerImpl::HandshakeTurn::HandshakeTurn(ServerImpl& server, int64_t deadline_ms)
+    : server_(server) {
+  if (!server_.tls_) {
+    ok_ = true;
+    return;
+  }
+  std::unique_lock lock(server_.mu_);
+  auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(deadline_ms - NowMs());
+  ok_ = server_.handshake_cv_.wait_until(lock, until, [this] {
+    return server_.stopping_ || server_.handshakes_ < server_.max_handshakes_;
+  }) && !server_.stopping_;
+  if (ok_) ++server_.handshakes_;
+}
+
+ServerImpl::HandshakeTurn::~HandshakeTurn() {
+  if (!ok_ || !server_.tls_) return;
+  {
+    std::lock_guard lock(server_.mu_);
+    --server_.handshakes_;
+  }
+  server_.handshake_cv_.notify_one();
+}
+
 void ServerImpl::Spawn(tcp::socket socket) {
   try {
     error_code ec;
     socket.set_option(tcp::no_delay(true), ec);  // watch events must not wait for Nagle
-    std::string remote = FormatEndpoint(socket.remote_endpoint(ec));
+    auto peer = socket.remote_endpoint(ec);
+    std::string remote = FormatEndpoint(peer);
     auto rec = std::make_shared<ConnRecord>();
     rec->fd = socket.native_handle();
+    rec->ip = ec ? std::string() : peer.address().to_string();
+    {
+      std::lock_guard lock(mu_);
+      // Over a cap: closed before any TLS work, so a flood of connections costs little.
+      if (static_cast<int>(conns_.size()) >= options_.max_connections ||
+          (!rec->ip.empty() && per_ip_[rec->ip] >= options_.max_connections_per_ip)) {
+        if (per_ip_[rec->ip] == 0) per_ip_.erase(rec->ip);
+        spdlog::warn("http: refusing a connection from {}: too many open connections", remote);
+        return;  // the socket closes itself
+      }
+      if (!rec->ip.empty()) ++per_ip_[rec->ip];
+    }
     auto transport = std::make_unique<Transport>(std::move(socket), tls_.get());
     std::lock_guard lock(mu_);
     const uint64_t id = next_id_++;
@@ -790,6 +854,9 @@ void ServerImpl::Release(ConnRecord& rec, tcp::socket& socket) {
   {
     std::lock_guard lock(mu_);
     rec.fd = -1;  // from here on nobody else touches the descriptor, so it may be reused
+    if (auto it = per_ip_.find(rec.ip); it != per_ip_.end() && --it->second <= 0) {
+      per_ip_.erase(it);
+    }
   }
   error_code ec;
   socket.close(ec);
@@ -847,6 +914,7 @@ void ServerImpl::Stop() {
     }
   }
   cv_.notify_all();
+  handshake_cv_.notify_all();
   if (watchdog_thread_.joinable()) watchdog_thread_.join();
   std::vector<std::thread> threads;
   {

@@ -81,6 +81,15 @@ struct ServerOptions {
   std::string client_ca_file;  // PEM CA for optional client certificates; "" disables
   size_t max_body_bytes = 3 * 1024 * 1024;  // larger bodies get 413 RequestEntityTooLarge
   int idle_timeout_seconds = 300;           // keep-alive connections idle this long are closed
+  // Before a client has sent its first request it is unauthenticated: the TLS handshake and
+  // that request's header must arrive within this many seconds.
+  int handshake_timeout_seconds = 10;
+  // Connections over these caps are closed at once, before any TLS work.
+  int max_connections = 16384;
+  int max_connections_per_ip = 2048;
+  // TLS handshakes in progress at once (0: half the cores, at least one); more wait. Keeps a
+  // flood of new connections from taking the CPU that requests on open connections need.
+  int max_concurrent_handshakes = 0;
 };
 
 // Owns the listener and connection threads. Start/Stop from one thread.

@@ -414,9 +414,11 @@ void ApiServerImpl::Handle(const http::Request& req, http::ResponseWriter& write
   Attributes attrs = AttributesOf(*user, info, query);
   {
     StatusOr<PriorityLevel::Seat> seat = flow_->Acquire(flow);
-    Decision d = seat.ok() ? authz_->Authorize(attrs) : Decision{};
-    if (!seat.ok()) {
-      w.Send(StatusResponse(seat.status()));
+    StatusOr<LongRunningLimiter::Slot> slot =
+        seat.ok() ? flow_->AcquireLongRunning(flow) : StatusOr<LongRunningLimiter::Slot>(seat.status());
+    Decision d = slot.ok() ? authz_->Authorize(attrs) : Decision{};
+    if (!slot.ok()) {
+      w.Send(StatusResponse(slot.status()));
     } else if (!d.allowed) {
       w.Send(StatusResponse(ForbiddenStatus(attrs, d.reason),
                             StatusDetails{attrs.name, attrs.group, attrs.resource}));

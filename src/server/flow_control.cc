@@ -244,6 +244,40 @@ StatusOr<PriorityLevel::Seat> FlowController::Acquire(const FlowClass& c) {
   return level.Acquire(c.flow, c.weight);
 }
 
+LongRunningLimiter::Slot::~Slot() {
+  if (!limiter_) return;
+  std::lock_guard lock(limiter_->mu_);
+  auto it = limiter_->held_.find(flow_);
+  if (it != limiter_->held_.end() && --it->second <= 0) limiter_->held_.erase(it);
+}
+
+StatusOr<LongRunningLimiter::Slot> LongRunningLimiter::Acquire(const std::string& flow,
+                                                               int limit) {
+  std::lock_guard lock(mu_);
+  int& n = held_[flow];
+  if (n >= limit) {
+    if (n == 0) held_.erase(flow);
+    return Status(Code::kTooManyRequests,
+                  "too many watches and consoles open at once for " + flow + " (at most " +
+                      std::to_string(limit) + "); close some and retry")
+        .set_retry_after(5);
+  }
+  ++n;
+  return Slot(this, flow);
+}
+
+int LongRunningLimiter::held(const std::string& flow) const {
+  std::lock_guard lock(mu_);
+  auto it = held_.find(flow);
+  return it == held_.end() ? 0 : it->second;
+}
+
+StatusOr<LongRunningLimiter::Slot> FlowController::AcquireLongRunning(const FlowClass& c) {
+  if (!c.long_running || c.flow_schema == kExempt) return LongRunningLimiter::Slot();
+  int limit = static_cast<int>(std::max(1.0, config_.long_running_per_flow * c.weight));
+  return long_running_.Acquire(c.flow, limit);
+}
+
 http::Headers FlowController::ResponseHeaders(const FlowClass& c) const {
   return {{"X-Kubernetes-PF-FlowSchema-UID", UidOf(c.flow_schema)},
           {"X-Kubernetes-PF-PriorityLevel-UID", UidOf(c.priority_level)}};

@@ -52,6 +52,9 @@ struct FlowControlConfig {
   PriorityLevelConfig exempt;
   PriorityLevelConfig system;
   PriorityLevelConfig tenants;
+  // Long-running requests (watches, consoles) hold no seat, or a few would starve everyone;
+  // instead a flow holds at most this many at once (times its weight), and more get 429.
+  int long_running_per_flow = 128;
   // Seats scale with the machine. Tenants get one seat per core but one (at least one): most
   // tenant requests are CPU-bound, and a core left to request intake, agents, admins and the
   // controllers is what keeps a quiet tenant's latency flat while a noisy one saturates its
@@ -125,6 +128,35 @@ class PriorityLevel {
   bool stopped_ = false;
 };
 
+// Counts the long-running requests of each flow against its cap. Thread-safe.
+class LongRunningLimiter {
+ public:
+  // One long-running request's place; given back when destroyed. Move-only.
+  class Slot {
+   public:
+    Slot() = default;
+    Slot(Slot&& o) noexcept : limiter_(o.limiter_), flow_(std::move(o.flow_)) {
+      o.limiter_ = nullptr;
+    }
+    Slot& operator=(Slot&&) = delete;
+    Slot(const Slot&) = delete;
+    ~Slot();
+
+   private:
+    friend class LongRunningLimiter;
+    Slot(LongRunningLimiter* l, std::string flow) : limiter_(l), flow_(std::move(flow)) {}
+    LongRunningLimiter* limiter_ = nullptr;
+    std::string flow_;
+  };
+  // TooManyRequests (retry after 5 s) when `flow` already holds `limit`.
+  StatusOr<Slot> Acquire(const std::string& flow, int limit);
+  int held(const std::string& flow) const;
+
+ private:
+  mutable std::mutex mu_;
+  std::map<std::string, int, std::less<>> held_;
+};
+
 // How a request is classified. Value type.
 struct FlowClass {
   std::string flow_schema;
@@ -145,6 +177,9 @@ class FlowController {
   FlowClass Classify(const UserInfo& user, const RequestInfo& info) const;
   // A seat for a classified request (an empty seat for exempt and long-running requests).
   StatusOr<PriorityLevel::Seat> Acquire(const FlowClass& c);
+  // A long-running request's place in its flow's cap (an empty slot for other requests and
+  // exempt callers).
+  StatusOr<LongRunningLimiter::Slot> AcquireLongRunning(const FlowClass& c);
   // X-Kubernetes-PF-FlowSchema-UID and X-Kubernetes-PF-PriorityLevel-UID for the response.
   http::Headers ResponseHeaders(const FlowClass& c) const;
   void Stop();
@@ -157,6 +192,7 @@ class FlowController {
   const TenantDirectory& directory_;
   PriorityLevel system_level_;
   PriorityLevel tenant_level_;
+  LongRunningLimiter long_running_;
 };
 
 }  // namespace kumo::server

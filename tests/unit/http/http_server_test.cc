@@ -74,13 +74,16 @@ class Pki {
 class Client {
  public:
   // `tls` is null for plain HTTP.
-  Client(int port, asio::ssl::context* tls) : socket_(io_) {
+  // With `session`, the TLS client offers to resume it.
+  Client(int port, asio::ssl::context* tls, SSL_SESSION* session = nullptr) : socket_(io_) {
     socket_.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
     if (tls != nullptr) {
       tls_ = std::make_unique<asio::ssl::stream<tcp::socket&>>(socket_, *tls);
+      if (session) SSL_set_session(tls_->native_handle(), session);
       tls_->handshake(asio::ssl::stream_base::client);
     }
   }
+  SSL* ssl() { return tls_ ? tls_->native_handle() : nullptr; }
 
   // Runs `f` with the stream in use (plain socket or TLS stream).
   template <class F>
@@ -444,6 +447,43 @@ TEST_P(HttpServerTest, IdleConnectionIsClosedAfterTimeout) {
   EXPECT_GE(std::chrono::steady_clock::now() - start, 500ms);
 }
 
+// Issue 10: an unauthenticated peer that connects and says nothing (no TLS handshake, no request)
+// holds its connection for the handshake deadline, not for the keep-alive idle time.
+TEST_P(HttpServerTest, SilentClientIsClosedAtTheHandshakeDeadline) {
+  ServerOptions options = Options();
+  options.idle_timeout_seconds = 300;
+  options.handshake_timeout_seconds = 1;
+  Start(options, [](const Request&, ResponseWriter& w) { w.Send(Text("ok")); });
+  Client silent(server_->port(), nullptr);  // TCP only: neither handshake nor request
+  EXPECT_TRUE(silent.ClosedByServer(30s));
+}
+
+// Issue 10: connections past the per-address cap are closed before any TLS work; the others
+// keep working, and a place frees up when one closes.
+TEST_P(HttpServerTest, ConnectionsOverThePerAddressCapAreClosed) {
+  ServerOptions options = Options();
+  options.max_connections_per_ip = 2;
+  Start(options, [](const Request&, ResponseWriter& w) { w.Send(Text("ok")); });
+  auto a = Connect();
+  auto b = Connect();
+  EXPECT_EQ(a->RoundTrip(Get("/")).result_int(), 200);
+  EXPECT_EQ(b->RoundTrip(Get("/")).result_int(), 200);
+  Client third(server_->port(), nullptr);
+  EXPECT_TRUE(third.ClosedByServer(10s));
+  EXPECT_EQ(a->RoundTrip(Get("/")).result_int(), 200);
+  b->Close();
+  std::unique_ptr<Client> again;
+  for (int i = 0; i < 100 && !again; ++i) {  // the server notices b's close asynchronously
+    try {
+      auto c = Connect();
+      if (c->RoundTrip(Get("/")).result_int() == 200) again = std::move(c);
+    } catch (const boost::system::system_error&) {
+      std::this_thread::sleep_for(50ms);
+    }
+  }
+  EXPECT_TRUE(again != nullptr);
+}
+
 TEST(HttpServerStartTest, TlsWithoutCertificateIsAnError) {
   ServerOptions options;
   options.port = 0;
@@ -520,6 +560,26 @@ TEST_F(HttpServerClientCertTest, NoCertificateIsServedAnonymously) {
   std::lock_guard lock(mu_);
   EXPECT_EQ(seen_.client_cert_cn, "");
   EXPECT_TRUE(seen_.client_cert_orgs.empty());
+}
+
+// Issue 10: a returning client resumes its TLS session (no new signature on the server), also
+// with client certificates requested, which OpenSSL refuses without a session id context.
+TEST_F(HttpServerClientCertTest, SessionsAreResumed) {
+  auto ctx = ClientContext("alice");
+  SSL_SESSION* session = nullptr;
+  {
+    Client first(server_->port(), &ctx);
+    EXPECT_EQ(first.RoundTrip(Get("/api")).result_int(), 200);  // TLS 1.3 tickets come after
+    session = SSL_get1_session(first.ssl());
+    SSL_shutdown(first.ssl());  // an unclean close would make OpenSSL drop the session
+  }
+  ASSERT_NE(session, nullptr);
+  Client second(server_->port(), &ctx, session);
+  EXPECT_EQ(second.RoundTrip(Get("/api")).result_int(), 200);
+  EXPECT_EQ(SSL_session_reused(second.ssl()), 1);
+  SSL_SESSION_free(session);
+  std::lock_guard lock(mu_);
+  EXPECT_EQ(seen_.client_cert_cn, "alice");  // the resumed session keeps the identity
 }
 
 TEST_F(HttpServerClientCertTest, CertificateFromAnotherCaIsRejected) {
