@@ -104,7 +104,11 @@ class AgentImpl : public Agent {
   std::set<std::string> queue_;  // "ns/name"
   std::multimap<std::chrono::steady_clock::time_point, std::string> delayed_;
   std::set<std::string> migrating_;  // "ns/name" with an outgoing migration under way
-  std::map<std::string, std::string> verified_;  // "ns/name" -> "uid/address" IPAM confirmed
+  struct Verified {
+    std::string proof;  // "uid/address"
+    std::chrono::steady_clock::time_point at;
+  };
+  std::map<std::string, Verified> verified_;  // "ns/name" whose address IPAM confirmed
   std::set<std::string> unverified_;             // "ns/name" reported as not allocated
   std::vector<std::thread> threads_;
   std::vector<std::thread> migration_threads_;  // guarded by mu_
@@ -503,8 +507,10 @@ void AgentImpl::Sync(const std::string& ns, const std::string& name) {
           auto tap = network_->SetUp(ns, name, ip, GetString(vmi, {"spec", "hostname"}, name));
           if (!tap.ok()) spdlog::warn("network of {}/{}: {}", ns, name, tap.status().ToString());
         } else if (routed.status().code() == Code::kForbidden) {
-          // The allocation went away or names another VM: withdraw the route now.
-          network_->TearDown(ns, name, ip);
+          // The allocation went away or names another VM: withdraw the route now (the tap
+          // stays with QEMU, so the address comes back if IPAM gives it back).
+          Status w = network_->Withdraw(ns, name, ip);
+          if (!w.ok()) spdlog::warn("withdrawing {} of {}/{}: {}", ip, ns, name, w.ToString());
           bool first;
           {
             std::lock_guard lock(mu_);
@@ -609,7 +615,12 @@ StatusOr<std::string> AgentImpl::RoutedAddress(const std::string& ns, const std:
   const std::string proof = GetString(vmi, {"metadata", "uid"}) + "/" + ip;
   {
     std::lock_guard lock(mu_);
-    if (auto it = verified_.find(key); it != verified_.end() && it->second == proof) return ip;
+    auto it = verified_.find(key);
+    if (it != verified_.end() && it->second.proof == proof &&
+        std::chrono::steady_clock::now() - it->second.at <
+            std::chrono::seconds(options_.address_recheck_seconds)) {
+      return ip;
+    }
   }
   auto alloc = client_->Get(ResourcePath("kumo.io", "v1alpha1", "ipallocations", "", ip));
   if (!alloc.ok() && alloc.status().code() != Code::kNotFound) return alloc.status();
@@ -621,7 +632,7 @@ StatusOr<std::string> AgentImpl::RoutedAddress(const std::string& ns, const std:
                                         " by IPAM; it is neither routed nor announced");
   }
   std::lock_guard lock(mu_);
-  verified_[key] = proof;
+  verified_[key] = Verified{proof, std::chrono::steady_clock::now()};
   unverified_.erase(key);
   return ip;
 }

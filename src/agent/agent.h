@@ -23,6 +23,9 @@ struct AgentOptions {
   std::string advertise_host;  // the address the API server dials; "" = node_ip, else 127.0.0.1
   std::string ca_pem;          // the cluster CA; "" disables the endpoint (no consoles)
   int heartbeat_seconds = 5;
+  // How long the agent trusts that a running VM's address is still allocated to it before it
+  // asks the server again (a withdrawn allocation withdraws the route within this time).
+  int address_recheck_seconds = 300;
   int lease_duration_seconds = 40;
   int64_t reserved_memory_bytes = 512LL << 20;  // kept for the host, not offered to VMs
 };

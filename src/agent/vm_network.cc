@@ -63,15 +63,22 @@ StatusOr<std::string> VmNetwork::SetUp(const std::string& ns, const std::string&
   return tap;
 }
 
-Status VmNetwork::TearDown(const std::string& ns, const std::string& name, const std::string& ip) {
-  {
-    std::lock_guard lock(mu_);
-    auto it = dhcp_.find(ns + "/" + name);
-    if (it != dhcp_.end()) {
-      it->second->Stop();
-      dhcp_.erase(it);
-    }
+void VmNetwork::StopResponder(const std::string& ns, const std::string& name) {
+  std::lock_guard lock(mu_);
+  auto it = dhcp_.find(ns + "/" + name);
+  if (it != dhcp_.end()) {
+    it->second->Stop();
+    dhcp_.erase(it);
   }
+}
+
+Status VmNetwork::Withdraw(const std::string& ns, const std::string& name, const std::string& ip) {
+  StopResponder(ns, name);
+  return net::DeleteWorkloadRoute(ip, net::TapName(ns, name));
+}
+
+Status VmNetwork::TearDown(const std::string& ns, const std::string& name, const std::string& ip) {
+  StopResponder(ns, name);
   return net::TearDownWorkload(net::TapName(ns, name), ip);
 }
 

@@ -34,6 +34,9 @@ class VmNetwork {
   // Idempotent (also re-attaches the responder after an agent restart).
   StatusOr<std::string> SetUp(const std::string& ns, const std::string& name, const std::string& ip,
                               const std::string& hostname);
+  // Stops the responder and removes the /32 route (so BIRD withdraws it) but keeps the tap that
+  // QEMU holds: SetUp routes it again. For an address the VM may no longer use.
+  Status Withdraw(const std::string& ns, const std::string& name, const std::string& ip);
   // Stops the responder and removes the route and tap. OK when already gone.
   Status TearDown(const std::string& ns, const std::string& name, const std::string& ip);
 
@@ -42,6 +45,8 @@ class VmNetwork {
   Status Sync(client::RestClient& client);
 
  private:
+  void StopResponder(const std::string& ns, const std::string& name);
+
   VmNetworkOptions options_;
   std::mutex mu_;
   std::map<std::string, std::unique_ptr<net::DhcpServer>> dhcp_;  // by ns/name

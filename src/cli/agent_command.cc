@@ -37,6 +37,10 @@ CLI::App* AddAgentCommand(CLI::App& app, AgentFlags& flags) {
   cmd->add_option("--advertise-address", flags.advertise_address,
                   "Address the API server uses to reach this agent (default: --node-ip, else "
                   "127.0.0.1)");
+  cmd->add_option("--address-recheck-seconds", flags.address_recheck_seconds,
+                  "How often a running VM's address is checked against its IPAllocation")
+      ->check(CLI::Range(1, 86400))
+      ->capture_default_str();
   cmd->add_option("--log-level", flags.log_level, "debug, info, warn or error")->capture_default_str();
   return cmd;
 }
@@ -70,6 +74,7 @@ int RunAgent(const AgentFlags& flags) {
   ao.listen_port = listen->second;
   ao.advertise_host = flags.advertise_address;
   ao.ca_pem = config->ca_pem;
+  ao.address_recheck_seconds = flags.address_recheck_seconds;
   auto agent = agent::Agent::Start(ao, std::move(*client), std::move(*runtime));
   if (!agent.ok()) {
     std::cerr << "kumo agent: " << agent.status().message() << "\n";

@@ -18,6 +18,7 @@ struct AgentFlags {
   std::string accel = "auto";
   std::string listen = "0.0.0.0:10250";
   std::string advertise_address;
+  int address_recheck_seconds = 300;
   std::string log_level = "info";
 };
 

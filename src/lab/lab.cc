@@ -96,7 +96,7 @@ StatusOr<int> StartAgent(const std::string& data_dir, int id, int i, const std::
   return SpawnDaemon({"ip", "netns", "exec", Ns(id, name), kumo, "agent", "--kubeconfig",
                       dir + "/kubeconfig.yaml", "--node-name", name, "--node-ip", NodeIp(i),
                       "--data-dir", dir, "--accel", "tcg", "--listen", MgmtNodeIp(id, i) + ":10250",
-                      "--advertise-address", MgmtNodeIp(id, i)},
+                      "--advertise-address", MgmtNodeIp(id, i), "--address-recheck-seconds", "10"},
                      dir + "/agent.log");
 }
 
