@@ -166,6 +166,7 @@ Status ApiServerImpl::Init() {
   };
   cache_ = std::make_unique<store::WatchCache>(*store_, "/registry/", indexer, options_.watch_history);
   KUMO_RETURN_IF_ERROR(cache_->Start());
+  ipam_ = std::make_unique<controller::Ipam>(*store_, *cache_);
   KUMO_RETURN_IF_ERROR(InitTenancy(indexer));
   HandlerContext hc{*store_, *cache_, registry_, metrics_, RealClock::Get(), admission_};
   hc.store_for = [this](const api::ResourceInfo& r) -> const StoreBinding* {
@@ -178,9 +179,7 @@ Status ApiServerImpl::Init() {
   events_ = std::make_unique<controller::EventRecorder>(event_store_->store(), RealClock::Get(), "kumo-controller");
   vm_controller_ = std::make_unique<controller::VmController>(*store_, *cache_, *events_, RealClock::Get());
   scheduler_ = std::make_unique<scheduler::Scheduler>(*store_, *cache_, *events_, RealClock::Get());
-  ipam_ = std::make_unique<controller::Ipam>(*store_, *cache_);
   ipam_controller_ = std::make_unique<controller::IpamController>(*store_, *cache_, *events_, RealClock::Get());
-  admission_.Add(std::make_unique<IpamAdmission>(*ipam_));
   tenant_controller_ = std::make_unique<controller::TenantController>(
       *store_, *cache_, *events_, RealClock::Get(), [this](const std::string& ns) -> StatusOr<json::object> {
         KUMO_ASSIGN_OR_RETURN(Amounts used, tenant_policy_->Usage(ns));
@@ -264,6 +263,9 @@ Status ApiServerImpl::InitTenancy(const store::WatchCache::Indexer& indexer) {
   admission_.Add(std::make_unique<ServerFieldsAdmission>());
   admission_.Add(std::make_unique<EventRateLimitAdmission>(RealClock::Get()));
   admission_.Add(std::make_unique<NodeRestrictionAdmission>());
+  // Address checks before quota: quota remembers what it admitted (for concurrent creates), so
+  // a request refused after it would hold the tenant's quota until that memory expires.
+  admission_.Add(std::make_unique<IpamAdmission>(*ipam_));
   admission_.Add(std::move(policy));
   return Status::Ok();
 }

@@ -1,0 +1,318 @@
+"""Tenant isolation against a hostile tenant (issue 10), on a real `kumo server` with the real
+kubectl and raw HTTPS. One test per class of attack; each asserts that the attack is refused with
+a Kubernetes Status and that nothing was stored or changed.
+
+Classes: addresses outside IPAM; VM sizes that quota, scheduler and agent would read differently
+(overflow, number vs string, a VMI named like a VM); IP quota and pools; a node identity's reach;
+user names shared across tenants; connection set-up (deadline, resumption)."""
+import json
+import os
+import socket
+import ssl
+import subprocess
+import tempfile
+import time
+import unittest
+
+from kumo_harness import (KUBECTL, KUMO, KumoServer, kubeconfig_request, vm_manifest,
+                           wait_for)
+
+POOL = "10.88.0.0/24"        # every tenant's
+MALLORY_POOL = "10.89.0.0/24"  # the only pool tenant m may use (Tenant spec.ipPools)
+
+
+class IsolationTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.server = KumoServer().start()
+        cls.dir = tempfile.mkdtemp(prefix="kumo-security-", dir=cls.server.data_dir)
+        cls.kc = {}
+        cls.admin_apply({"apiVersion": "kumo.io/v1alpha1", "kind": "IPPool",
+                         "metadata": {"name": "shared"}, "spec": {"cidr": POOL}})
+        cls.admin_apply({"apiVersion": "kumo.io/v1alpha1", "kind": "IPPool",
+                         "metadata": {"name": "m-pool"}, "spec": {"cidr": MALLORY_POOL}})
+        # Mallory's tenant m (quota: 4 vCPUs, 4Gi, 5 IPs, only m-pool); victim tenant v.
+        cls.admin_apply({"apiVersion": "kumo.io/v1alpha1", "kind": "Tenant",
+                         "metadata": {"name": "m"},
+                         "spec": {"quota": {"vcpus": 4, "memory": "4Gi", "ips": 5, "vms": 10},
+                                  "ipPools": ["m-pool"]}})
+        cls.admin_apply({"apiVersion": "kumo.io/v1alpha1", "kind": "Tenant",
+                         "metadata": {"name": "v"}, "spec": {}})
+        for ns in ("m", "v"):
+            wait_for(lambda ns=ns: cls.server.kubectl("get", "ns", ns).returncode == 0, 30,
+                     what=f"namespace {ns}")
+        for tenant, user in (("m", "mallory"), ("v", "victor"), ("m", "sam"), ("v", "sam")):
+            path = os.path.join(cls.dir, f"{user}-{tenant}.kubeconfig")
+            cls.kumo("tenant", "add-user", tenant, user, "--role", "admin" if user == "victor"
+                     else "member", "--kubeconfig-out", path)
+            cls.kc[f"{user}@{tenant}"] = path
+        cls.kc["mallory"] = cls.kc["mallory@m"]
+        # The victim's VM holds an address.
+        cls.admin_apply({"apiVersion": "kumo.io/v1alpha1", "kind": "IPReservation",
+                         "metadata": {"name": "v-ips", "namespace": "v"},
+                         "spec": {"addresses": ["10.88.0.50"]}})
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.cleanup()
+
+    # --- helpers -------------------------------------------------------------------------------
+    @classmethod
+    def kumo(cls, *args):
+        r = subprocess.run([KUMO, "--kubeconfig", cls.server.kubeconfig] + list(args),
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, f"kumo {' '.join(args)}: {r.stdout}{r.stderr}"
+        return r.stdout
+
+    @classmethod
+    def admin_apply(cls, obj):
+        r = cls.server.kubectl("apply", "-f", "-", input=json.dumps(obj))
+        assert r.returncode == 0, r.stderr
+
+    def req(self, who, method, path, body=None, ctype="application/json"):
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body)
+        return kubeconfig_request(self.kc[who], method, path, body, ctype)
+
+    def assertStatus(self, got, code, fragment=""):
+        status, body = got
+        self.assertEqual(status, code, body)
+        self.assertIsInstance(body, dict, body)
+        self.assertEqual(body.get("kind"), "Status", body)
+        self.assertEqual(body.get("code"), code, body)
+        if fragment:
+            self.assertIn(fragment, body.get("message", ""))
+
+    def assertAbsent(self, path):
+        code, body = self.server.request("GET", path)
+        self.assertEqual(code, 404, f"{path} was stored: {body}")
+
+    def vmi(self, name, ns="m", annotations=None, cores=1, memory="128Mi"):
+        spec = vm_manifest(name, ns)["spec"]["template"]["spec"]
+        spec["domain"]["cpu"] = {"cores": cores}
+        spec["domain"]["memory"] = {"guest": memory}
+        meta = {"name": name, "namespace": ns}
+        if annotations:
+            meta["annotations"] = annotations
+        return {"apiVersion": "kubevirt.io/v1", "kind": "VirtualMachineInstance",
+                "metadata": meta, "spec": spec}
+
+    VMIS = "/apis/kubevirt.io/v1/namespaces/{}/virtualmachineinstances"
+    VMS = "/apis/kubevirt.io/v1/namespaces/{}/virtualmachines"
+
+    # --- addresses outside IPAM ----------------------------------------------------------------
+    def test_address_annotation_cannot_be_written(self):
+        theirs = {"kumo.io/ip": "10.88.0.50"}
+        # On a VMI create, in a VM template, by kubectl and by raw HTTPS.
+        self.assertStatus(self.req("mallory", "POST", self.VMIS.format("m"),
+                                   self.vmi("steal", annotations=theirs)), 422, "kumo.io/ip")
+        self.assertAbsent(self.VMIS.format("m") + "/steal")
+        vm = vm_manifest("steal-vm", "m")
+        vm["spec"]["template"]["metadata"]["annotations"] = theirs
+        self.assertStatus(self.req("mallory", "POST", self.VMS.format("m"), vm), 422,
+                          "assigned by IPAM")
+        self.assertAbsent(self.VMS.format("m") + "/steal-vm")
+        r = subprocess.run([KUBECTL, "--kubeconfig", self.kc["mallory"], "apply", "-f", "-"],
+                           input=json.dumps(vm), capture_output=True, text=True)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("kumo.io/ip", r.stderr)
+        # On an existing VMI: merge, JSON and strategic patches, and a PUT.
+        self.assertEqual(self.req("mallory", "POST", self.VMIS.format("m"),
+                                  self.vmi("mine"))[0], 201)
+        path = self.VMIS.format("m") + "/mine"
+        for ctype, patch in (
+                ("application/merge-patch+json", {"metadata": {"annotations": theirs}}),
+                ("application/json-patch+json",
+                 [{"op": "add", "path": "/metadata/annotations", "value": theirs}]),
+                ("application/strategic-merge-patch+json", {"metadata": {"annotations": theirs}})):
+            got = self.req("mallory", "PATCH", path, patch, ctype)
+            self.assertIn(got[0], (415, 422), got)  # strategic merge is for built-in kinds
+        code, stored = self.req("mallory", "GET", path)
+        self.assertNotIn("kumo.io/ip", stored["metadata"].get("annotations", {}))
+        stored["metadata"]["annotations"] = theirs
+        self.assertStatus(self.req("mallory", "PUT", path, stored), 422)
+        # Even a cluster admin cannot route an address around IPAM.
+        self.assertStatus(self.server.request("POST", self.VMIS.format("v"),
+                                              self.vmi("admin-steal", "v", theirs)), 422)
+
+    def test_vmi_spec_and_owner_are_immutable(self):
+        self.assertEqual(self.req("mallory", "POST", self.VMIS.format("m"),
+                                  self.vmi("fixed"))[0], 201)
+        path = self.VMIS.format("m") + "/fixed"
+        self.assertStatus(self.req("mallory", "PATCH", path,
+                                   {"spec": {"domain": {"cpu": {"cores": 64}}}},
+                                   "application/merge-patch+json"), 422, "spec")
+        code, stored = self.req("mallory", "GET", path)
+        self.assertEqual(stored["spec"]["domain"]["cpu"]["cores"], 1)
+        # A forged VirtualMachine owner would hide the VMI from quota.
+        owned = self.vmi("owned")
+        owned["metadata"]["ownerReferences"] = [{"apiVersion": "kubevirt.io/v1",
+                                                 "kind": "VirtualMachine", "name": "owned",
+                                                 "uid": "0000", "controller": True}]
+        self.assertStatus(self.req("mallory", "POST", self.VMIS.format("m"), owned), 422,
+                          "ownerReferences")
+        self.assertAbsent(self.VMIS.format("m") + "/owned")
+
+    # --- sizes ---------------------------------------------------------------------------------
+    def test_sizes_that_overflow_or_disagree_are_refused(self):
+        def vm(name, domain):
+            v = vm_manifest(name, "m")
+            v["spec"]["template"]["spec"]["domain"].update(domain)
+            return v
+        attacks = {
+            # sockets x cores x threads past 64 bits (it used to be a negative claim).
+            "overflow": ({"cpu": {"sockets": 4294967296, "cores": 4294967296, "threads": 2}}, 422),
+            "too-many": ({"cpu": {"sockets": 64, "cores": 64}}, 422),
+            "huge-int": ({"cpu": {"cores": 18446744073709551615}}, 422),
+            "inf-memory": ({"memory": {"guest": 1e300}}, 422),
+            "17ti": ({"memory": {"guest": "17Ti"}}, 422),
+            # A JSON number is memory too, and is counted: 64Gi is over the 4Gi quota.
+            "number": ({"memory": {"guest": 68719476736}}, 403),
+            # Guest memory wins over the request, for quota as for QEMU: 64Gi requested
+            # through resources alone is over quota as well.
+            "requests": ({"memory": None, "resources": {"requests": {"memory": "64Gi"}}}, 403),
+        }
+        for name, (domain, code) in attacks.items():
+            body = vm(name, domain)
+            if domain.get("memory", "") is None:
+                del body["spec"]["template"]["spec"]["domain"]["memory"]
+            got = self.req("mallory", "POST", self.VMS.format("m"), body)
+            self.assertStatus(got, code)
+            self.assertAbsent(self.VMS.format("m") + "/" + name)
+        code, tenant = self.server.request("GET", "/apis/kumo.io/v1alpha1/tenants/m")
+        used = tenant.get("status", {}).get("usage", {})
+        self.assertGreaterEqual(used.get("vcpus", 0), 0, tenant)  # never negative
+
+    def test_vmi_named_like_a_vm_is_counted(self):
+        self.assertEqual(self.req("mallory", "POST", self.VMS.format("m"),
+                                  vm_manifest("twin", "m"))[0], 201)
+        # A standalone VMI of the same name with 64 vCPUs is its own claim, over the quota.
+        got = self.req("mallory", "POST", self.VMIS.format("m"), self.vmi("twin", cores=64))
+        self.assertStatus(got, 403, "exceeded quota")
+        self.assertAbsent(self.VMIS.format("m") + "/twin")
+
+    # --- IP quota and pools --------------------------------------------------------------------
+    def test_reservation_that_does_not_exist_gives_no_address(self):
+        vm = vm_manifest("ghost", "m")
+        vm["metadata"]["annotations"] = {"kumo.io/ip-reservation": "no-such"}
+        vm["spec"]["template"]["metadata"]["annotations"] = {
+            "cni.projectcalico.org/ipAddrs": '["10.89.0.7"]'}
+        self.assertStatus(self.req("mallory", "POST", self.VMS.format("m"), vm), 422, "no-such")
+        self.assertAbsent(self.VMS.format("m") + "/ghost")
+        self.assertAbsent("/apis/kumo.io/v1alpha1/ipallocations/10.89.0.7")
+
+    def test_tenant_ip_pools_bound_every_address(self):
+        for name, ann, obj in (
+                ("calico", {"cni.projectcalico.org/ipAddrs": '["10.88.0.9"]'}, "vm"),
+                ("resv", None, "reservation")):
+            if obj == "vm":
+                vm = vm_manifest(name, "m")
+                vm["spec"]["template"]["metadata"]["annotations"] = ann
+                got = self.req("mallory", "POST", self.VMS.format("m"), vm)
+                path = self.VMS.format("m") + "/" + name
+            else:
+                got = self.req("mallory", "POST",
+                               "/apis/kumo.io/v1alpha1/namespaces/m/ipreservations",
+                               {"apiVersion": "kumo.io/v1alpha1", "kind": "IPReservation",
+                                "metadata": {"name": name, "namespace": "m"},
+                                "spec": {"addresses": ["10.88.0.10"]}})
+                path = "/apis/kumo.io/v1alpha1/namespaces/m/ipreservations/" + name
+            self.assertIn(got[0], (403, 422), got)
+            self.assertEqual(got[1].get("kind"), "Status")
+            self.assertAbsent(path)
+        # The victim's reserved address, by value: refused too.
+        vm = vm_manifest("grab", "m")
+        vm["spec"]["template"]["metadata"]["annotations"] = {
+            "cni.projectcalico.org/ipAddrs": '["10.88.0.50"]'}
+        got = self.req("mallory", "POST", self.VMS.format("m"), vm)
+        self.assertIn(got[0], (409, 422), got)
+        self.assertAbsent(self.VMS.format("m") + "/grab")
+
+    # --- a node's reach ------------------------------------------------------------------------
+    def test_node_identity_reads_only_what_is_bound_to_it(self):
+        path = os.path.join(self.dir, "n9.kubeconfig")
+        subprocess.run([KUMO, "node-kubeconfig", "n9", "--data-dir", self.server.data_dir,
+                        "--out", path], check=True, capture_output=True)
+        self.kc["n9"] = path
+        self.assertEqual(self.req("n9", "POST", "/api/v1/nodes",
+                                  {"apiVersion": "v1", "kind": "Node",
+                                   "metadata": {"name": "n9"}})[0], 201)
+        self.assertEqual(self.req("victor@v", "POST", self.VMS.format("v"),
+                                  vm_manifest("secret-vm", "v"))[0], 201)
+        self.assertEqual(self.req("victor@v", "POST", self.VMIS.format("v"),
+                                  self.vmi("loose", "v"))[0], 201)
+        for path in ("/apis/kubevirt.io/v1/virtualmachineinstances",
+                     "/apis/kubevirt.io/v1/virtualmachines",
+                     self.VMS.format("v") + "/secret-vm",
+                     "/apis/kumo.io/v1alpha1/ipreservations",
+                     "/apis/kumo.io/v1alpha1/ipallocations",
+                     "/api/v1/namespaces"):
+            self.assertStatus(self.req("n9", "GET", path), 403)
+        self.assertStatus(self.req("n9", "GET", self.VMIS.format("v") + "/loose"), 404)
+        code, body = self.req("n9", "GET", "/apis/kubevirt.io/v1/virtualmachineinstances"
+                                            "?fieldSelector=status.nodeName%3Dn9")
+        self.assertEqual(code, 200, body)
+        self.assertEqual(body["items"], [])
+        # It cannot give itself the labels dedicated-node selectors use, nor drop its taints.
+        got = self.req("n9", "PATCH", "/api/v1/nodes/n9",
+                       {"metadata": {"labels": {"node-restriction.kumo.io/pool": "v"}}},
+                       "application/merge-patch+json")
+        self.assertStatus(got, 403, "node-restriction.kumo.io/")
+        code, node = self.server.request("GET", "/api/v1/nodes/n9")
+        self.assertNotIn("node-restriction.kumo.io/pool", node["metadata"].get("labels", {}))
+        # And a Tenant's dedicated-node selector must use those labels.
+        got = self.server.request("POST", "/apis/kumo.io/v1alpha1/tenants",
+                                  {"apiVersion": "kumo.io/v1alpha1", "kind": "Tenant",
+                                   "metadata": {"name": "weak"},
+                                   "spec": {"nodeSelector": {"pool": "weak"}}})
+        self.assertStatus(got, 422, "node-restriction.kumo.io/")
+
+    # --- user names ----------------------------------------------------------------------------
+    def test_same_user_name_in_two_tenants_is_two_people(self):
+        # sam@m and sam@v share a name; each token works in its own tenant only.
+        self.assertEqual(self.req("sam@m", "GET", self.VMS.format("m"))[0], 200)
+        self.assertEqual(self.req("sam@v", "GET", self.VMS.format("v"))[0], 200)
+        self.assertStatus(self.req("sam@m", "GET", self.VMS.format("v")), 403)
+        self.assertStatus(self.req("sam@v", "POST", self.VMS.format("m"),
+                                   vm_manifest("by-other-sam", "m")), 403)
+        self.assertAbsent(self.VMS.format("m") + "/by-other-sam")
+
+    # --- connections ---------------------------------------------------------------------------
+    def server_address(self):
+        host_port = self.server.url.split("://", 1)[1]
+        host, port = host_port.rsplit(":", 1)
+        return host, int(port)
+
+    def test_silent_connection_is_closed_before_authentication(self):
+        s = socket.create_connection(self.server_address(), timeout=60)
+        started = time.monotonic()
+        try:
+            self.assertEqual(s.recv(1), b"")  # closed by the server, nothing sent
+        except ConnectionResetError:
+            pass
+        finally:
+            s.close()
+        # Well before the keep-alive idle timeout (300 s): the handshake deadline (10 s).
+        self.assertLess(time.monotonic() - started, 60)
+
+    def test_tls_sessions_resume(self):
+        ctx = self.server.ssl_context()
+        host, port = self.server_address()
+
+        def request(session=None):
+            with socket.create_connection((host, port), timeout=10) as raw:
+                with ctx.wrap_socket(raw, server_hostname=host, session=session) as s:
+                    s.sendall(b"GET /version HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                    data = b""
+                    while chunk := s.recv(65536):
+                        data += chunk
+                    self.assertIn(b"200 OK", data.split(b"\r\n", 1)[0])
+                    return s.session, s.session_reused
+        session, reused = request()
+        self.assertFalse(reused)
+        _, reused = request(session)
+        self.assertTrue(reused, "a returning client resumes its TLS session")
+
+
+if __name__ == "__main__":
+    unittest.main()
