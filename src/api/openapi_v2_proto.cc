@@ -55,6 +55,13 @@ class Writer {
     Tag(field, 1);
     for (int i = 0; i < 8; ++i) out_.push_back(static_cast<char>((bits >> (8 * i)) & 0xff));
   }
+  // gnostic's Named* messages (map entries kept in order): {name = 1, value = 2} as `field`.
+  void Named(int field, std::string_view name, std::string_view value) {
+    Writer named;
+    named.Bytes(1, name);
+    named.Bytes(2, value);
+    Bytes(field, named.str());
+  }
   void Strings(int field, const json::value* v) {
     if (!v || !v->is_array()) return;
     for (const auto& s : v->get_array()) String(field, &s);
@@ -77,10 +84,7 @@ std::string AnyMsg(const json::value& v) {
 void VendorExtensions(Writer& w, int field, const json::object& o) {
   for (const auto& kv : o) {
     if (!kv.key().starts_with("x-")) continue;
-    Writer named;
-    named.Bytes(1, kv.key());
-    named.Bytes(2, AnyMsg(kv.value()));
-    w.Bytes(field, named.str());
+    w.Named(field, kv.key(), AnyMsg(kv.value()));
   }
 }
 
@@ -90,11 +94,7 @@ std::string NamedSchemas(const json::object& o) {
   Writer w;  // Properties / Definitions: repeated NamedSchema additional_properties = 1
   for (const auto& kv : o) {
     const json::object* so = kv.value().if_object();
-    if (!so) continue;
-    Writer named;
-    named.Bytes(1, kv.key());
-    named.Bytes(2, SchemaMsg(*so));
-    w.Bytes(1, named.str());
+    if (so) w.Named(1, kv.key(), SchemaMsg(*so));
   }
   return w.str();
 }
@@ -213,10 +213,7 @@ std::string ResponsesMsg(const json::object& responses) {
     }
     Writer value;  // ResponseValue: oneof response = 1
     value.Bytes(1, resp.str());
-    Writer named;
-    named.Bytes(1, kv.key());
-    named.Bytes(2, value.str());
-    w.Bytes(1, named.str());
+    w.Named(1, kv.key(), value.str());
   }
   return w.str();
 }
@@ -268,12 +265,9 @@ std::string EncodeSwagger2Protobuf(const json::object& swagger) {
   if (const json::value* paths = swagger.if_contains("paths"); paths && paths->is_object()) {
     Writer p;  // Paths: repeated NamedPathItem path = 2
     for (const auto& kv : paths->get_object()) {
-      const json::object* item = kv.value().if_object();
-      if (!item) continue;
-      Writer named;
-      named.Bytes(1, kv.key());
-      named.Bytes(2, PathItemMsg(*item));
-      p.Bytes(2, named.str());
+      if (const json::object* item = kv.value().if_object()) {
+        p.Named(2, kv.key(), PathItemMsg(*item));
+      }
     }
     w.Bytes(8, p.str());
   }

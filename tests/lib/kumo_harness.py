@@ -115,15 +115,20 @@ class KumoServer:
             req.add_header("Authorization", "Bearer " + self.token)
         for k, v in (headers or {}).items():
             req.add_header(k, v)
-        try:
-            with urllib.request.urlopen(req, context=self.ssl_context(), timeout=timeout) as resp:
-                code, raw = resp.status, resp.read()
-        except urllib.error.HTTPError as e:
-            code, raw = e.code, e.read()
-        try:
-            return code, json.loads(raw)
-        except ValueError:
-            return code, raw.decode(errors="replace")
+        return send(req, self.ssl_context(), timeout)
+
+
+def send(req, ctx, timeout=30):
+    """(code, parsed JSON or text body) of a urllib request; HTTP errors are answers too."""
+    try:
+        with urllib.request.urlopen(req, context=ctx, timeout=timeout) as resp:
+            code, raw = resp.status, resp.read()
+    except urllib.error.HTTPError as e:
+        code, raw = e.code, e.read()
+    try:
+        return code, json.loads(raw)
+    except ValueError:
+        return code, raw.decode(errors="replace")
 
 
 def kubectl_minor():
@@ -162,15 +167,7 @@ def kubeconfig_request(kubeconfig, method, path, body=None,
             req.add_header("Authorization", "Bearer " + user["token"])
         if data is not None:
             req.add_header("Content-Type", content_type)
-        try:
-            with urllib.request.urlopen(req, context=ctx, timeout=30) as resp:
-                code, raw = resp.status, resp.read()
-        except urllib.error.HTTPError as e:
-            code, raw = e.code, e.read()
-    try:
-        return code, json.loads(raw)
-    except ValueError:
-        return code, raw.decode(errors="replace")
+        return send(req, ctx)
 
 
 def patch_status(kubeconfig, path, patch):
