@@ -171,7 +171,9 @@ StatusOr<json::value> DecodeReviewProtobuf(std::string_view body) {
         json::object{{"path", std::string(f[1])}, {"verb", std::string(f[2])}};
   }
   out["spec"] = std::move(js);
-  return json::value(std::move(out));
+  json::value review(std::move(out));
+  KUMO_RETURN_IF_ERROR(CheckUtf8(review));  // echoed back as JSON
+  return review;
 }
 
 // spec.namespace of a SelfSubjectRulesReview sent as protobuf: "k8s\0" + runtime.Unknown{raw
@@ -355,7 +357,8 @@ http::Response Authorizer::ServeSelfSubjectAccessReview(const UserInfo& user,
   StatusOr<json::value> body = req.Header("content-type").find("protobuf") != std::string::npos
                                    ? DecodeReviewProtobuf(req.body)
                                    : ParseJsonOrYaml(req.body);
-  if (!body.ok() || !body->is_object()) {
+  if (!body.ok()) return StatusResponse(body.status());  // e.g. 413 for a YAML alias bomb
+  if (!body->is_object()) {
     return StatusResponse(BadRequest("the body must be a SelfSubjectAccessReview object"));
   }
   Attributes a;
@@ -415,7 +418,8 @@ http::Response Authorizer::ServeSelfSubjectRulesReview(const UserInfo& user,
     ns = *got;
   } else {
     auto body = ParseJsonOrYaml(req.body);
-    if (!body.ok() || !body->is_object()) {
+    if (!body.ok()) return StatusResponse(body.status());
+    if (!body->is_object()) {
       return StatusResponse(BadRequest("the body must be a SelfSubjectRulesReview object"));
     }
     ns = GetString(*body, {"spec", "namespace"});

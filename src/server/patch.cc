@@ -1,5 +1,6 @@
 #include "server/patch.h"
 
+#include <algorithm>
 #include <string>
 
 namespace kumo::server {
@@ -104,18 +105,19 @@ StatusOr<std::pair<json::value*, std::string>> ResolveParent(json::value& root,
   return std::make_pair(cur, tokens.back());
 }
 
-StatusOr<json::value> Get(json::value& root, std::string_view pointer) {
-  if (pointer.empty()) return root;
+// The value at `pointer`, in place (no copy: a "test" of the whole object costs no memory).
+StatusOr<json::value*> Locate(json::value& root, std::string_view pointer) {
+  if (pointer.empty()) return &root;
   KUMO_ASSIGN_OR_RETURN(auto parent, ResolveParent(root, pointer));
   auto [container, token] = parent;
   if (container->is_object()) {
     auto it = container->get_object().find(token);
-    if (it != container->get_object().end()) return it->value();
+    if (it != container->get_object().end()) return &it->value();
   } else if (container->is_array()) {
     char* end = nullptr;
     size_t idx = std::strtoul(token.c_str(), &end, 10);
     if (!token.empty() && !*end && idx < container->get_array().size()) {
-      return container->get_array()[idx];
+      return &container->get_array()[idx];
     }
   }
   return Status(Code::kInvalid, "the JSON patch path \"" + std::string(pointer) + "\" does not exist");
@@ -176,8 +178,51 @@ Status Add(json::value& root, std::string_view pointer, json::value value, bool 
   return Status(Code::kInvalid, "the JSON patch path \"" + std::string(pointer) + "\" does not exist");
 }
 
+// The objects and arrays around the value at `pointer` ("" is the root: none).
+int ContainersAround(std::string_view pointer) {
+  return static_cast<int>(std::count(pointer.begin(), pointer.end(), '/'));
+}
+
+// Bounds what a JSON patch can build: copies of the whole object double it per operation, so
+// 40 operations would ask for 2^40 times its size, and nested copies nest without limit.
+class PatchBudget {
+ public:
+  // Charges `v` about to be added at `pointer`: RequestEntityTooLarge once the values added
+  // and copied exceed kMaxExpansionBytes, Invalid when `v` would nest deeper than
+  // kMaxJsonDepth there. Costs at most what it still allows.
+  Status Charge(const json::value& v, std::string_view pointer) {
+    size_t size = BoundedSerializedSize(v, bytes_left_);
+    if (size > bytes_left_) {
+      return Status(Code::kRequestEntityTooLarge,
+                    "the JSON patch adds and copies more than " +
+                        std::to_string(kMaxExpansionBytes) +
+                        " bytes of values; send the object itself (PUT) or a smaller patch");
+    }
+    bytes_left_ -= size;
+    int around = ContainersAround(pointer);
+    int room = kMaxJsonDepth - around;
+    if (room < 0 || BoundedDepth(v, room) > room) {
+      std::string msg = "the JSON patch would nest objects and arrays more than " +
+                        std::to_string(kMaxJsonDepth) + " levels deep";
+      return Invalid(std::string(pointer) + ": Invalid value: " + msg,
+                     {{"FieldValueInvalid", msg, std::string(pointer)}});
+    }
+    return Status::Ok();
+  }
+
+ private:
+  size_t bytes_left_ = kMaxExpansionBytes;
+};
+
 Status JsonPatch(json::value& target, const json::value& patch) {
   if (!patch.is_array()) return BadRequest("a JSON patch must be an array of operations");
+  if (patch.get_array().size() > kMaxJsonPatchOperations) {
+    return Status(Code::kRequestEntityTooLarge,
+                  "the allowed maximum operations in a JSON patch is " +
+                      std::to_string(kMaxJsonPatchOperations) + ", got " +
+                      std::to_string(patch.get_array().size()));
+  }
+  PatchBudget budget;
   for (const auto& opv : patch.get_array()) {
     std::string op = GetString(opv, {"op"});
     std::string path = GetString(opv, {"path"});
@@ -185,18 +230,34 @@ Status JsonPatch(json::value& target, const json::value& patch) {
     if (!Find(opv, {"path"})) return BadRequest("JSON patch operation \"" + op + "\" has no path");
     if (op == "add" || op == "replace") {
       if (!value) return BadRequest("JSON patch operation \"" + op + "\" has no value");
+      KUMO_RETURN_IF_ERROR(budget.Charge(*value, path));
       KUMO_RETURN_IF_ERROR(Add(target, path, *value, op == "replace"));
     } else if (op == "remove") {
       KUMO_RETURN_IF_ERROR(Remove(target, path));
-    } else if (op == "move" || op == "copy") {
+    } else if (op == "copy") {
       std::string from = GetString(opv, {"from"});
-      KUMO_ASSIGN_OR_RETURN(json::value v, Get(target, from));
-      if (op == "move") KUMO_RETURN_IF_ERROR(Remove(target, from));
-      KUMO_RETURN_IF_ERROR(Add(target, path, std::move(v), false));
+      KUMO_ASSIGN_OR_RETURN(json::value * v, Locate(target, from));
+      KUMO_RETURN_IF_ERROR(budget.Charge(*v, path));
+      KUMO_RETURN_IF_ERROR(Add(target, path, *v, false));
+    } else if (op == "move") {
+      std::string from = GetString(opv, {"from"});
+      if (path.starts_with(from) && path.size() > from.size() && path[from.size()] == '/') {
+        return Status(Code::kInvalid, "cannot move \"" + from + "\" into itself (\"" + path + "\")");
+      }
+      KUMO_ASSIGN_OR_RETURN(json::value * v, Locate(target, from));
+      // A move adds nothing, but it may still put the value deeper.
+      if (int room = kMaxJsonDepth - ContainersAround(path); room < 0 || BoundedDepth(*v, room) > room) {
+        std::string msg = "the JSON patch would nest objects and arrays more than " +
+                          std::to_string(kMaxJsonDepth) + " levels deep";
+        return Invalid(path + ": Invalid value: " + msg, {{"FieldValueInvalid", msg, path}});
+      }
+      json::value moved = std::move(*v);
+      KUMO_RETURN_IF_ERROR(Remove(target, from));
+      KUMO_RETURN_IF_ERROR(Add(target, path, std::move(moved), false));
     } else if (op == "test") {
       if (!value) return BadRequest("JSON patch operation \"test\" has no value");
-      KUMO_ASSIGN_OR_RETURN(json::value v, Get(target, path));
-      if (v != *value) {
+      KUMO_ASSIGN_OR_RETURN(json::value * v, Locate(target, path));
+      if (*v != *value) {
         return Status(Code::kInvalid, "JSON patch test failed: the value at \"" + path +
                                           "\" is not " + json::serialize(*value));
       }
@@ -226,6 +287,7 @@ Status ApplyPatch(PatchType type, std::string_view patch, json::value& target) {
       break;
   }
   if (!work.is_object()) return BadRequest("the patch does not leave an object");
+  KUMO_RETURN_IF_ERROR(CheckObjectBounds(work, kMaxObjectBytes, kMaxJsonDepth));
   target = std::move(work);
   return Status::Ok();
 }

@@ -15,8 +15,14 @@ enum class PatchType { kMerge, kJson, kStrategic, kApply };
 // Maps a Content-Type to a patch type; UnsupportedMediaType for anything else.
 StatusOr<PatchType> PatchTypeOf(std::string_view content_type);
 
+// Kubernetes' limit on the operations of one JSON patch.
+inline constexpr size_t kMaxJsonPatchOperations = 10'000;
+
 // Applies `patch` (the request body) to `target` in place. BadRequest for malformed patches;
-// Invalid for a failed JSON-patch "test"; the target is unchanged on error.
+// Invalid for a failed JSON-patch "test"; the target is unchanged on error. Bounded whatever
+// the patch: RequestEntityTooLarge for more than kMaxJsonPatchOperations operations, for
+// operations that add or copy more than kMaxExpansionBytes, or for a result larger than
+// kMaxObjectBytes; Invalid for a result nested deeper than kMaxJsonDepth.
 Status ApplyPatch(PatchType type, std::string_view patch, json::value& target);
 
 }  // namespace kumo::server

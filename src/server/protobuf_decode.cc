@@ -213,7 +213,10 @@ StatusOr<json::value> DecodeKubernetesProtobuf(std::string_view body) {
                       " as application/json");
   }
   if (!decoded) return BadRequest("the protobuf body of the " + kind + " is malformed");
-  return json::value(std::move(obj));
+  json::value out(std::move(obj));
+  // Protobuf strings arrive as raw bytes; JSON (and so the store) only holds UTF-8.
+  KUMO_RETURN_IF_ERROR(CheckUtf8(out));
+  return out;
 }
 
 }  // namespace kumo::server

@@ -12,7 +12,7 @@
 namespace kumo::server {
 
 // The object as JSON. UnsupportedMediaType for kinds without a decoder; BadRequest for
-// malformed bytes.
+// malformed bytes; Invalid (naming the field) for a string that is not UTF-8.
 StatusOr<json::value> DecodeKubernetesProtobuf(std::string_view body);
 
 }  // namespace kumo::server

@@ -246,6 +246,7 @@ StatusOr<json::value> ResourceHandler::Commit(const api::ResourceInfo& r, const 
                                               const json::value& next, int64_t expected_rev,
                                               bool dry_run) {
   std::string name = GetString(next, {"metadata", "name"});
+  KUMO_RETURN_IF_ERROR(CheckObjectBounds(next));  // what is stored must read back
   if (dry_run) return next;
   auto t0 = std::chrono::steady_clock::now();
   StatusOr<store::KeyValue> written = StoreOf(r).Update(key, api::SerializeForStore(next), expected_rev);
@@ -307,6 +308,7 @@ StatusOr<http::Response> ResourceHandler::Create(const api::ResourceInfo& r,
                        " because it is being terminated");
     }
   }
+  KUMO_RETURN_IF_ERROR(CheckObjectBounds(obj));  // what is stored must read back
   if (IsDryRun(query)) return JsonResponse(201, json::serialize(obj));
   auto t0 = std::chrono::steady_clock::now();
   StatusOr<store::KeyValue> kv = StoreOf(r).Create(r.Key(info.namespace_, name), api::SerializeForStore(obj));
