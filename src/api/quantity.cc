@@ -49,7 +49,12 @@ StatusOr<double> ParseQuantity(std::string_view text) {
   } else {
     return bad();
   }
-  return number * mult;
+  double value = number * mult;
+  // "1e999", "0e99999" (0 x inf is NaN) and 400 digits are no amount of anything.
+  if (!std::isfinite(value)) {
+    return BadRequest("the quantity \"" + s + "\" is out of range");
+  }
+  return value;
 }
 
 }  // namespace kumo::api

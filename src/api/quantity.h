@@ -8,7 +8,7 @@
 namespace kumo::api {
 
 // The value of a quantity in base units (bytes for memory, cores for CPU); "500m" is 0.5.
-// Invalid when the text is not a Kubernetes quantity.
+// BadRequest when the text is not a Kubernetes quantity or its value is not a finite double.
 StatusOr<double> ParseQuantity(std::string_view text);
 
 }  // namespace kumo::api
