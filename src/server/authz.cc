@@ -183,7 +183,9 @@ StatusOr<std::string> RulesReviewNamespaceProtobuf(std::string_view body) {
   if (body.substr(0, 4) != kMagic)
     return BadRequest("the protobuf body lacks the Kubernetes prefix");
   auto unknown = Fields(body.substr(4));
-  return std::string(Fields(Fields(unknown[2])[2])[1]);
+  std::string ns(Fields(Fields(unknown[2])[2])[1]);
+  KUMO_RETURN_IF_ERROR(CheckUtf8(json::object{{"spec", json::object{{"namespace", ns}}}}));
+  return ns;
 }
 
 json::object Rule(json::array verbs, json::array groups, json::array resources,

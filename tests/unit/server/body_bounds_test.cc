@@ -102,6 +102,14 @@ TEST_F(ReviewBodyTest, ProtobufReviewWithBadUtf8IsInvalid) {
   http::Response r = authz_->ServeSelfSubjectAccessReview(user_, req);
   EXPECT_EQ(r.status, 422) << r.body;
   EXPECT_TRUE(IsValidUtf8(r.body));
+  // The rules review echoes its namespace back.
+  req.body = std::string("k8s\0", 4) + Field(2, Field(2, Field(1, "ns\xC3")));
+  r = authz_->ServeSelfSubjectRulesReview(user_, req);
+  EXPECT_EQ(r.status, 422) << r.body;
+  EXPECT_EQ(GetString(*ParseJson(r.body), {"reason"}), "Invalid");
+  EXPECT_NE(r.body.find("spec.namespace"), std::string::npos);
+  req.body = std::string("k8s\0", 4) + Field(2, Field(2, Field(1, "ns1")));
+  EXPECT_EQ(authz_->ServeSelfSubjectRulesReview(user_, req).status, 201);
 }
 
 }  // namespace
