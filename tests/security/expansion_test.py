@@ -66,9 +66,10 @@ class ExpansionTest(unittest.TestCase):
         self.kept = self.get("keep")
 
     def tearDown(self):
-        # Whatever was sent, the server is alive, answers at once, and "keep" is unchanged.
+        # Whatever was sent, the server is alive and answering (a bomb used to stop it for good;
+        # the bound is loose for loaded CI machines), and "keep" is unchanged.
         self.assertIsNone(self.server.proc.poll(), "the server exited")
-        code, _ = self.server.request("GET", "/healthz", timeout=5)
+        code, _ = self.server.request("GET", "/healthz", timeout=30)
         self.assertEqual(code, 200)
         self.assertEqual(self.get("keep"), self.kept)
 
