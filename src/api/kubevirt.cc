@@ -8,6 +8,12 @@ std::string RunStrategyOf(const json::value& vm) {
   return GetBool(vm, {"spec", "running"}) ? "Always" : "Halted";
 }
 
+std::string VmReservation(const json::value& vm) {
+  std::string named = GetString(vm, {"metadata", "annotations", kIpReservationAnnotation});
+  if (!named.empty()) return named;
+  return GetString(vm, {"spec", "template", "metadata", "annotations", kIpReservationAnnotation});
+}
+
 std::string VmOwnerUid(const json::value& vmi) {
   const json::value* refs = Find(vmi, {"metadata", "ownerReferences"});
   if (!refs || !refs->is_array()) return "";

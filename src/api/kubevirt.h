@@ -20,6 +20,13 @@ inline constexpr char kApiServerClientName[] = "kumo-apiserver";
 // changes of it) from every API caller, and the agent routes nothing else.
 inline constexpr char kVmiIpAnnotation[] = "kumo.io/ip";
 
+// Names the IPReservation a VM (or VMI) takes its address from, on the object or its template.
+inline constexpr char kIpReservationAnnotation[] = "kumo.io/ip-reservation";
+
+// The reservation `vm` names: its own kumo.io/ip-reservation annotation, else its template's;
+// "" when none. The one answer for IPAM, quota and admission.
+std::string VmReservation(const json::value& vm);
+
 // The uid in a VMI's VirtualMachine ownerReference, "" when no VM owns it. Only the VM
 // controller sets that reference; admission refuses it from API callers.
 std::string VmOwnerUid(const json::value& vmi);

@@ -356,6 +356,14 @@ json::object& EnsureObject(json::value& v, std::initializer_list<std::string_vie
   return cur->get_object();
 }
 
+bool SameAt(const json::value* a, const json::value* b,
+            std::initializer_list<std::string_view> path) {
+  const json::value* x = a ? Find(*a, path) : nullptr;
+  const json::value* y = b ? Find(*b, path) : nullptr;
+  if (!x || !y) return x == y;
+  return *x == *y;
+}
+
 std::string FormatTime(int64_t unix_seconds) {
   time_t t = static_cast<time_t>(unix_seconds);
   struct tm tm;

@@ -75,6 +75,10 @@ bool GetBool(const json::value& v, std::initializer_list<std::string_view> path,
 // The object at `path`, created (with intermediate objects) when missing. The value at each
 // step must be an object or absent; a non-object is replaced.
 json::object& EnsureObject(json::value& v, std::initializer_list<std::string_view> path);
+// True when the values at `path` of `a` and `b` are equal, or both absent (a null object
+// counts as one without the path): "did this write change the field?".
+bool SameAt(const json::value* a, const json::value* b,
+            std::initializer_list<std::string_view> path);
 
 // RFC 3339 UTC timestamp with second precision, as Kubernetes writes creationTimestamp.
 std::string FormatTime(int64_t unix_seconds);

@@ -113,7 +113,7 @@ Status VmController::CreateVmi(const json::value& vm) {
   meta["labels"] = std::move(labels);
 
   // The VM's address: Calico's fixed-IP annotation, a named reservation, or the pools.
-  std::string fixed, reservation = GetString(vm, {"metadata", "annotations", kIpReservationAnnotation});
+  std::string fixed, reservation = api::VmReservation(vm);
   if (tmpl) {
     std::string calico = GetString(*tmpl, {"metadata", "annotations", kCalicoIpAddrs});
     if (!calico.empty()) {
@@ -125,7 +125,6 @@ Status VmController::CreateVmi(const json::value& vm) {
       }
       fixed = std::string(list->get_array()[0].get_string());
     }
-    if (reservation.empty()) reservation = GetString(*tmpl, {"metadata", "annotations", kIpReservationAnnotation});
   }
   KUMO_ASSIGN_OR_RETURN(std::optional<std::string> ip, ipam_.AddressForVm(ns, name, fixed, reservation));
   if (ip) {

@@ -67,7 +67,7 @@ class VmController {
 // Annotations that choose a VM's address: Calico's fixed-IP annotation on the VM template
 // (a JSON list with one address), and Kumo's reservation reference (on the VM or its template).
 inline constexpr char kCalicoIpAddrs[] = "cni.projectcalico.org/ipAddrs";
-inline constexpr char kIpReservationAnnotation[] = "kumo.io/ip-reservation";
+inline constexpr const char* kIpReservationAnnotation = api::kIpReservationAnnotation;
 // Set on a VMI: the address its node routes to it.
 inline constexpr const char* kVmiIpAnnotation = api::kVmiIpAnnotation;
 

@@ -65,11 +65,7 @@ Status IpamAdmission::Admit(const AdmissionRequest& req) {
   if (req.resource.kind == "VirtualMachine") {
     // A named reservation must exist: a VM taking its address from one claims no address of
     // its own in the quota.
-    std::string named = GetString(obj, {"metadata", "annotations", controller::kIpReservationAnnotation});
-    if (named.empty()) {
-      named = GetString(obj, {"spec", "template", "metadata", "annotations",
-                              controller::kIpReservationAnnotation});
-    }
+    const std::string named = api::VmReservation(obj);
     if (!named.empty() && !ipam_.ReservationExists(req.ns, named)) {
       return Invalid("IP reservation \"" + named + "\" not found in " + req.ns +
                          "; create it first (`kumo ip reserve`) or drop the annotation",

@@ -3,19 +3,13 @@
 #include <cmath>
 #include <vector>
 
+#include "api/kubevirt.h"
 #include "api/quantity.h"
 #include "api/vm_size.h"
 
 namespace kumo::server {
 
 namespace {
-
-constexpr char kReservationAnnotation[] = "kumo.io/ip-reservation";
-
-bool HasReservation(const json::value& obj, const json::value* tmpl) {
-  if (!GetString(obj, {"metadata", "annotations", kReservationAnnotation}).empty()) return true;
-  return tmpl && !GetString(*tmpl, {"metadata", "annotations", kReservationAnnotation}).empty();
-}
 
 Amounts ClaimOf(const api::VmSize& size, bool reserved_address) {
   Amounts a;
@@ -109,7 +103,7 @@ StatusOr<Amounts> ClaimOfVm(const json::value& vm, const FlavorLookup& flavors) 
   }
   KUMO_ASSIGN_OR_RETURN(api::VmSize size,
                         api::VmSizeOf(spec, "VirtualMachine", name, "spec.template.spec"));
-  return ClaimOf(size, HasReservation(vm, tmpl));
+  return ClaimOf(size, !api::VmReservation(vm).empty());
 }
 
 StatusOr<Amounts> ClaimOfVmi(const json::value& vmi) {
@@ -117,7 +111,7 @@ StatusOr<Amounts> ClaimOfVmi(const json::value& vmi) {
   KUMO_ASSIGN_OR_RETURN(api::VmSize size,
                         api::VmSizeOf(spec ? *spec : json::value(), "VirtualMachineInstance",
                                       GetString(vmi, {"metadata", "name"})));
-  return ClaimOf(size, HasReservation(vmi, nullptr));
+  return ClaimOf(size, !api::VmReservation(vmi).empty());
 }
 
 Amounts ClaimOfReservation(const json::value& reservation) {

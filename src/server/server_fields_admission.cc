@@ -6,19 +6,6 @@ namespace kumo::server {
 
 namespace {
 
-const json::value* Annotation(const json::value* obj, std::initializer_list<std::string_view> at,
-                              std::string_view key) {
-  if (!obj) return nullptr;
-  const json::value* annotations = Find(*obj, at);
-  if (!annotations || !annotations->is_object()) return nullptr;
-  return annotations->get_object().if_contains(key);
-}
-
-bool Same(const json::value* a, const json::value* b) {
-  if (!a || !b) return a == b;
-  return *a == *b;
-}
-
 Status Refuse(const AdmissionRequest& req, std::string field, std::string detail) {
   std::string msg = req.resource.kind + " \"" + req.name + "\" is invalid: " + field + ": " +
                     "Forbidden: " + detail;
@@ -45,10 +32,8 @@ Status ServerFieldsAdmission::Admit(const AdmissionRequest& req) {
   const std::string& kind = req.resource.kind;
   const json::value* old = req.verb == "create" ? nullptr : req.old;
   if (kind == "VirtualMachine") {
-    const std::initializer_list<std::string_view> at = {"spec", "template", "metadata",
-                                                        "annotations"};
-    if (!Same(Annotation(req.object, at, api::kVmiIpAnnotation),
-              Annotation(old, at, api::kVmiIpAnnotation))) {
+    if (!SameAt(req.object, old,
+                {"spec", "template", "metadata", "annotations", api::kVmiIpAnnotation})) {
       return Refuse(req,
                     std::string("spec.template.metadata.annotations[") + api::kVmiIpAnnotation +
                         "]",
@@ -59,8 +44,7 @@ Status ServerFieldsAdmission::Admit(const AdmissionRequest& req) {
     return Status::Ok();
   }
   if (kind != "VirtualMachineInstance") return Status::Ok();
-  if (!Same(Annotation(req.object, {"metadata", "annotations"}, api::kVmiIpAnnotation),
-            Annotation(old, {"metadata", "annotations"}, api::kVmiIpAnnotation))) {
+  if (!SameAt(req.object, old, {"metadata", "annotations", api::kVmiIpAnnotation})) {
     return Refuse(req, std::string("metadata.annotations[") + api::kVmiIpAnnotation + "]",
                   "the address is assigned by IPAM when a VirtualMachine starts; run the "
                   "instance through a VirtualMachine to get one");
@@ -71,9 +55,7 @@ Status ServerFieldsAdmission::Admit(const AdmissionRequest& req) {
                   "only the VM controller makes a VirtualMachine the owner of an instance");
   }
   if (old && req.subresource.empty()) {
-    const json::value* spec = Find(*req.object, {"spec"});
-    const json::value* old_spec = Find(*old, {"spec"});
-    if (!Same(spec, old_spec)) {
+    if (!SameAt(req.object, old, {"spec"})) {
       return Refuse(req, "spec",
                     "a VirtualMachineInstance's spec cannot change after creation; change its "
                     "VirtualMachine and restart it, or delete and create the instance");

@@ -187,10 +187,7 @@ StatusOr<Amounts> TenantPolicyAdmission::ClaimOf(const api::ResourceInfo& r, con
   // A VM takes its address from a reservation (and claims none) only while that reservation
   // exists; one that names a reservation that is gone counts its address.
   if (claim.ok() && claim->ips == 0) {
-    std::string named = GetString(obj, {"metadata", "annotations", "kumo.io/ip-reservation"});
-    if (named.empty()) {
-      named = GetString(obj, {"spec", "template", "metadata", "annotations", "kumo.io/ip-reservation"});
-    }
+    const std::string named = api::VmReservation(obj);
     if (!cache_.Get(Kind("kumo.io", "ipreservations").Key(ns, named))) claim->ips = 1;
   }
   return claim;
@@ -298,18 +295,6 @@ json::object RestrictedLabels(const json::value* obj) {
     if (kv.key().starts_with(api::kNodeRestrictionPrefix)) out[kv.key()] = kv.value();
   }
   return out;
-}
-
-const json::value* At(const json::value* obj, std::initializer_list<std::string_view> path) {
-  return obj ? Find(*obj, path) : nullptr;
-}
-
-bool SameAt(const json::value* a, const json::value* b,
-            std::initializer_list<std::string_view> path) {
-  const json::value* x = At(a, path);
-  const json::value* y = At(b, path);
-  if (!x || !y) return x == y;
-  return *x == *y;
 }
 
 }  // namespace

@@ -4,12 +4,12 @@ import json
 import time
 import unittest
 
-from kumo_harness import KumoServer, vm_manifest
+from kumo_harness import KumoServer, StatusAssertions, vm_manifest
 
 VMS = "/apis/kubevirt.io/v1/namespaces/demo/virtualmachines"
 
 
-class BadInputTest(unittest.TestCase):
+class BadInputTest(StatusAssertions, unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.server = KumoServer().start()
@@ -32,15 +32,6 @@ class BadInputTest(unittest.TestCase):
     def tearDownClass(cls):
         cls.server.cleanup()
 
-    def assertStatus(self, result, code, reason):
-        got_code, body = result
-        self.assertEqual(got_code, code, body)
-        self.assertIsInstance(body, dict, body)
-        self.assertEqual(body.get("kind"), "Status")
-        self.assertEqual(body.get("reason"), reason, body)
-        self.assertEqual(body.get("code"), code)
-        self.assertTrue(body.get("message"))
-        return body
 
     def tearDown(self):
         # Whatever the bad request was, the stored VM is unchanged and the server is healthy.

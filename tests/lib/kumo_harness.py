@@ -131,6 +131,25 @@ def send(req, ctx, timeout=30):
         return code, raw.decode(errors="replace")
 
 
+class StatusAssertions:
+    """For unittest.TestCase subclasses. assertStatus: `result` is (code, body) of a request; the
+    body must be a Kubernetes Status with that code, with `reason` (and a message) when given,
+    and with `fragment` in its message when given. Returns the body."""
+
+    def assertStatus(self, result, code, reason=None, fragment=""):
+        got_code, body = result
+        self.assertEqual(got_code, code, str(body)[:2000])
+        self.assertIsInstance(body, dict, body)
+        self.assertEqual(body.get("kind"), "Status", body)
+        self.assertEqual(body.get("code"), code, body)
+        if reason is not None:
+            self.assertEqual(body.get("reason"), reason, body)
+            self.assertTrue(body.get("message"))
+        if fragment:
+            self.assertIn(fragment, body.get("message", ""))
+        return body
+
+
 def kubectl_minor():
     """The minor version of the kubectl the tests use (20 for Debian's 1.20)."""
     if not hasattr(kubectl_minor, "value"):

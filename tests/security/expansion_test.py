@@ -6,7 +6,7 @@ import base64
 import json
 import unittest
 
-from kumo_harness import KumoServer
+from kumo_harness import KumoServer, StatusAssertions
 
 NS = "sec"
 SECRETS = "/api/v1/namespaces/%s/secrets" % NS
@@ -46,7 +46,7 @@ def secret_protobuf(name, labels):
     return b"k8s\x00" + field(1, type_meta) + field(2, secret)
 
 
-class ExpansionTest(unittest.TestCase):
+class ExpansionTest(StatusAssertions, unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.server = KumoServer().start()
@@ -77,15 +77,6 @@ class ExpansionTest(unittest.TestCase):
         code, body = self.server.request("GET", SECRETS + "/" + name)
         return body if code == 200 else code
 
-    def assertStatus(self, result, code, reason):
-        got_code, body = result
-        self.assertEqual(got_code, code, str(body)[:2000])
-        self.assertIsInstance(body, dict, body)
-        self.assertEqual(body.get("kind"), "Status")
-        self.assertEqual(body.get("reason"), reason, body)
-        self.assertEqual(body.get("code"), code)
-        self.assertTrue(body.get("message"))
-        return body
 
     def test_yaml_alias_bomb_create(self):
         doc = ("apiVersion: v1\nkind: Secret\nmetadata:\n  name: bomb\n"

@@ -14,14 +14,14 @@ import tempfile
 import time
 import unittest
 
-from kumo_harness import (KUBECTL, KUMO, KumoServer, kubeconfig_request, vm_manifest,
-                           wait_for)
+from kumo_harness import (KUBECTL, KUMO, KumoServer, StatusAssertions, kubeconfig_request,
+                           vm_manifest, wait_for)
 
 POOL = "10.88.0.0/24"        # every tenant's
 MALLORY_POOL = "10.89.0.0/24"  # the only pool tenant m may use (Tenant spec.ipPools)
 
 
-class IsolationTest(unittest.TestCase):
+class IsolationTest(StatusAssertions, unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.server = KumoServer().start()
@@ -74,15 +74,6 @@ class IsolationTest(unittest.TestCase):
             body = json.dumps(body)
         return kubeconfig_request(self.kc[who], method, path, body, ctype)
 
-    def assertStatus(self, got, code, fragment=""):
-        status, body = got
-        self.assertEqual(status, code, body)
-        self.assertIsInstance(body, dict, body)
-        self.assertEqual(body.get("kind"), "Status", body)
-        self.assertEqual(body.get("code"), code, body)
-        if fragment:
-            self.assertIn(fragment, body.get("message", ""))
-
     def assertAbsent(self, path):
         code, body = self.server.request("GET", path)
         self.assertEqual(code, 404, f"{path} was stored: {body}")
@@ -105,12 +96,12 @@ class IsolationTest(unittest.TestCase):
         theirs = {"kumo.io/ip": "10.88.0.50"}
         # On a VMI create, in a VM template, by kubectl and by raw HTTPS.
         self.assertStatus(self.req("mallory", "POST", self.VMIS.format("m"),
-                                   self.vmi("steal", annotations=theirs)), 422, "kumo.io/ip")
+                                   self.vmi("steal", annotations=theirs)), 422, fragment="kumo.io/ip")
         self.assertAbsent(self.VMIS.format("m") + "/steal")
         vm = vm_manifest("steal-vm", "m")
         vm["spec"]["template"]["metadata"]["annotations"] = theirs
         self.assertStatus(self.req("mallory", "POST", self.VMS.format("m"), vm), 422,
-                          "assigned by IPAM")
+                          fragment="assigned by IPAM")
         self.assertAbsent(self.VMS.format("m") + "/steal-vm")
         r = subprocess.run([KUBECTL, "--kubeconfig", self.kc["mallory"], "apply", "-f", "-"],
                            input=json.dumps(vm), capture_output=True, text=True)
@@ -141,7 +132,7 @@ class IsolationTest(unittest.TestCase):
         path = self.VMIS.format("m") + "/fixed"
         self.assertStatus(self.req("mallory", "PATCH", path,
                                    {"spec": {"domain": {"cpu": {"cores": 64}}}},
-                                   "application/merge-patch+json"), 422, "spec")
+                                   "application/merge-patch+json"), 422, fragment="spec")
         code, stored = self.req("mallory", "GET", path)
         self.assertEqual(stored["spec"]["domain"]["cpu"]["cores"], 1)
         # A forged VirtualMachine owner would hide the VMI from quota.
@@ -150,7 +141,7 @@ class IsolationTest(unittest.TestCase):
                                                  "kind": "VirtualMachine", "name": "owned",
                                                  "uid": "0000", "controller": True}]
         self.assertStatus(self.req("mallory", "POST", self.VMIS.format("m"), owned), 422,
-                          "ownerReferences")
+                          fragment="ownerReferences")
         self.assertAbsent(self.VMIS.format("m") + "/owned")
 
     # --- sizes ---------------------------------------------------------------------------------
@@ -188,7 +179,7 @@ class IsolationTest(unittest.TestCase):
                                   vm_manifest("twin", "m"))[0], 201)
         # A standalone VMI of the same name with 64 vCPUs is its own claim, over the quota.
         got = self.req("mallory", "POST", self.VMIS.format("m"), self.vmi("twin", cores=64))
-        self.assertStatus(got, 403, "exceeded quota")
+        self.assertStatus(got, 403, fragment="exceeded quota")
         self.assertAbsent(self.VMIS.format("m") + "/twin")
 
     # --- IP quota and pools --------------------------------------------------------------------
@@ -197,7 +188,7 @@ class IsolationTest(unittest.TestCase):
         vm["metadata"]["annotations"] = {"kumo.io/ip-reservation": "no-such"}
         vm["spec"]["template"]["metadata"]["annotations"] = {
             "cni.projectcalico.org/ipAddrs": '["10.89.0.7"]'}
-        self.assertStatus(self.req("mallory", "POST", self.VMS.format("m"), vm), 422, "no-such")
+        self.assertStatus(self.req("mallory", "POST", self.VMS.format("m"), vm), 422, fragment="no-such")
         self.assertAbsent(self.VMS.format("m") + "/ghost")
         self.assertAbsent("/apis/kumo.io/v1alpha1/ipallocations/10.89.0.7")
 
@@ -257,7 +248,7 @@ class IsolationTest(unittest.TestCase):
         got = self.req("n9", "PATCH", "/api/v1/nodes/n9",
                        {"metadata": {"labels": {"node-restriction.kumo.io/pool": "v"}}},
                        "application/merge-patch+json")
-        self.assertStatus(got, 403, "node-restriction.kumo.io/")
+        self.assertStatus(got, 403, fragment="node-restriction.kumo.io/")
         code, node = self.server.request("GET", "/api/v1/nodes/n9")
         self.assertNotIn("node-restriction.kumo.io/pool", node["metadata"].get("labels", {}))
         # And a Tenant's dedicated-node selector must use those labels.
@@ -265,7 +256,7 @@ class IsolationTest(unittest.TestCase):
                                   {"apiVersion": "kumo.io/v1alpha1", "kind": "Tenant",
                                    "metadata": {"name": "weak"},
                                    "spec": {"nodeSelector": {"pool": "weak"}}})
-        self.assertStatus(got, 422, "node-restriction.kumo.io/")
+        self.assertStatus(got, 422, fragment="node-restriction.kumo.io/")
 
     # --- user names ----------------------------------------------------------------------------
     def test_same_user_name_in_two_tenants_is_two_people(self):
