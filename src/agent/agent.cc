@@ -6,6 +6,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <set>
@@ -15,6 +16,8 @@
 #include "api/kubevirt.h"
 #include "agent/vm_network.h"
 #include "agent/vmi_spec.h"
+#include "agent/volumes.h"
+#include "api/storage.h"
 #include "common/clock.h"
 #include "common/log.h"
 
@@ -65,7 +68,15 @@ class AgentImpl : public Agent {
   Status Heartbeat();
   void HeartbeatLoop();
   // Lists and watches the VMIs selected by `field_selector`, enqueueing each.
-  void WatchLoop(const std::string& field_selector);
+  // Lists `path` and watches it from there, handing every object to `on_object`, until Stop.
+  void WatchLoop(const std::string& path, const std::string& what,
+                 const std::function<void(const json::value& object)>& on_object);
+  void WatchVmis(const std::string& field_selector);
+  // Removes the data of a released volume this node holds, then lets the server delete it.
+  void CleanUpVolume(const json::value& pv);
+  // Makes the files of the VMI's volumes (kumo.io/volumes) and adds them to `spec`.
+  Status AttachVolumes(const json::value& vmi, VmSpec& spec);
+  std::string VolumeDir() const { return options_.data_dir + "/volumes"; }
   void WorkLoop();
   void Enqueue(const std::string& ns_name);
   void EnqueueAfter(const std::string& ns_name, std::chrono::seconds delay);
@@ -145,10 +156,16 @@ Status AgentImpl::Init() {
   // Adopt what is already running here.
   for (const auto& ref : runtime_->List()) Enqueue(ref.ns + "/" + ref.name);
   threads_.emplace_back([this] { HeartbeatLoop(); });
-  threads_.emplace_back([this] { WatchLoop("status.nodeName=" + options_.node_name); });
+  threads_.emplace_back([this] { WatchVmis("status.nodeName=" + options_.node_name); });
   // Live migrations that come here.
   threads_.emplace_back(
-      [this] { WatchLoop("status.migrationState.targetNode=" + options_.node_name); });
+      [this] { WatchVmis("status.migrationState.targetNode=" + options_.node_name); });
+  // Released volumes whose data this node removes.
+  threads_.emplace_back([this] {
+    WatchLoop(ResourcePath("", "v1", "persistentvolumes") + "?fieldSelector=" +
+                  client::QueryEscape(std::string(api::kPvNodeField) + "=" + options_.node_name),
+              "volumes", [this](const json::value& pv) { CleanUpVolume(pv); });
+  });
   threads_.emplace_back([this] { WorkLoop(); });
   spdlog::info("kumo agent ready: node {} ({})", options_.node_name, kvm_ ? "KVM" : "TCG emulation");
   return Status::Ok();
@@ -275,33 +292,65 @@ void AgentImpl::HeartbeatLoop() {
   }
 }
 
-void AgentImpl::WatchLoop(const std::string& field_selector) {
-  std::string path = ResourcePath("kubevirt.io", "v1", "virtualmachineinstances") +
-                     "?fieldSelector=" + client::QueryEscape(field_selector);
+void AgentImpl::WatchLoop(const std::string& path, const std::string& what,
+                          const std::function<void(const json::value& object)>& on_object) {
   while (!stop_) {
     auto list = client_->List(path);
     if (!list.ok()) {
-      spdlog::warn("cannot list VMIs: {}", list.status().ToString());
+      spdlog::warn("cannot list {}: {}", what, list.status().ToString());
       std::this_thread::sleep_for(std::chrono::seconds(1));
       continue;
     }
-    for (const auto& item : list->at("items").as_array()) {
-      Enqueue(GetString(item, {"metadata", "namespace"}) + "/" + GetString(item, {"metadata", "name"}));
-    }
+    for (const auto& item : list->at("items").as_array()) on_object(item);
     std::string rv = GetString(*list, {"metadata", "resourceVersion"});
     Status st = client_->Watch(
         path + "&allowWatchBookmarks=true&resourceVersion=" + rv,
         [&](std::string_view type, json::value&& obj) {
-          if (type != "BOOKMARK") {
-            Enqueue(GetString(obj, {"metadata", "namespace"}) + "/" + GetString(obj, {"metadata", "name"}));
-          }
+          if (type != "BOOKMARK") on_object(obj);
           return !stop_;
         },
         &stop_);
     if (!st.ok() && !stop_) {
-      spdlog::warn("VMI watch ended: {}; listing again", st.ToString());
+      spdlog::warn("{} watch ended: {}; listing again", what, st.ToString());
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
+  }
+}
+
+void AgentImpl::WatchVmis(const std::string& field_selector) {
+  WatchLoop(ResourcePath("kubevirt.io", "v1", "virtualmachineinstances") +
+                "?fieldSelector=" + client::QueryEscape(field_selector),
+            "VMIs", [this](const json::value& vmi) {
+              Enqueue(GetString(vmi, {"metadata", "namespace"}) + "/" +
+                      GetString(vmi, {"metadata", "name"}));
+            });
+}
+
+void AgentImpl::CleanUpVolume(const json::value& pv) {
+  if (GetString(pv, {"metadata", "deletionTimestamp"}).empty()) return;
+  const json::value* fs = Find(pv, {"metadata", "finalizers"});
+  bool ours = false;
+  json::array kept;
+  for (const auto& f : fs && fs->is_array() ? fs->get_array() : json::array()) {
+    if (f.is_string() && f.get_string() == api::kVolumeCleanupFinalizer) ours = true;
+    else kept.push_back(f);
+  }
+  if (!ours) return;
+  api::VolumeDisk d;
+  d.pv = GetString(pv, {"metadata", "name"});
+  d.driver = GetString(pv, {"spec", "csi", "driver"});
+  d.location = GetString(pv, {"spec", "csi", "volumeAttributes", "location"});
+  Status st = RemoveVolume(d, VolumeDir());
+  if (!st.ok()) {
+    spdlog::warn("cannot remove the data of volume {}: {}", d.pv, st.ToString());
+    return;  // the next list retries
+  }
+  json::value updated = pv;
+  if (kept.empty()) updated.get_object()["metadata"].get_object().erase("finalizers");
+  else updated.get_object()["metadata"].get_object()["finalizers"] = std::move(kept);
+  auto res = client_->Update(ResourcePath("", "v1", "persistentvolumes", "", d.pv), updated);
+  if (!res.ok() && res.status().code() != Code::kNotFound) {
+    spdlog::warn("cannot release volume {}: {}", d.pv, res.status().ToString());
   }
 }
 
@@ -528,6 +577,7 @@ void AgentImpl::Sync(const std::string& ns, const std::string& name) {
                         {"startTime", local.started_at > 0 ? FormatTime(local.started_at) : now},
                         {"conditions", ready_conditions(true, "", "")},
                         {"interfaces", InterfacesStatus(vmi)},
+                        {"volumeStatus", VolumeStatus(vmi)},
                         {"guestOSInfo", json::object{}},
                         {"qemuAccelerator", local.kvm ? "kvm" : "tcg"}};
         Status s = PatchStatus(ns, name, std::move(st));
@@ -576,6 +626,11 @@ void AgentImpl::Sync(const std::string& ns, const std::string& name) {
     if (spec.status().code() == Code::kNotFound) {
       EnqueueAfter(ns + "/" + name, std::chrono::seconds(10));  // the image may be imported later
     }
+    return;
+  }
+  if (Status vols = AttachVolumes(vmi, *spec); !vols.ok()) {
+    PatchStatus(ns, name, json::object{{"phase", "Failed"}, {"conditions", ready_conditions(false, "FailedAttachVolume", vols.message())}});
+    RecordEvent(vmi, "Warning", "FailedAttachVolume", vols.message());
     return;
   }
   if (Status net = AttachNetwork(ns, name, vmi, *spec); !net.ok()) {
@@ -637,6 +692,13 @@ StatusOr<std::string> AgentImpl::RoutedAddress(const std::string& ns, const std:
   return ip;
 }
 
+Status AgentImpl::AttachVolumes(const json::value& vmi, VmSpec& spec) {
+  KUMO_ASSIGN_OR_RETURN(std::vector<api::VolumeDisk> disks, api::DisksOf(vmi));
+  if (disks.empty()) return Status::Ok();
+  KUMO_ASSIGN_OR_RETURN(spec.volumes, PrepareVolumes(disks, VolumeDir()));
+  return Status::Ok();
+}
+
 Status AgentImpl::AttachNetwork(const std::string& ns, const std::string& name,
                                 const json::value& vmi, VmSpec& spec) {
   KUMO_ASSIGN_OR_RETURN(const std::string ip, RoutedAddress(ns, name, vmi));
@@ -665,6 +727,7 @@ void AgentImpl::SyncIncoming(const std::string& ns, const std::string& name,
   if (local.phase != VmPhase::kAbsent) return fail("a VM of the same name is already here");
   StatusOr<VmSpec> spec = SpecFromVmi(vmi, *client_);
   if (!spec.ok()) return fail(spec.status().message());
+  if (Status vols = AttachVolumes(vmi, *spec); !vols.ok()) return fail(vols.message());
   const std::string ip = GetString(vmi, {"metadata", "annotations", "kumo.io/ip"});
   if (Status net = AttachNetwork(ns, name, vmi, *spec); !net.ok()) {
     return fail("cannot set up the VM's network: " + net.message());

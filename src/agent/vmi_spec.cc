@@ -1,24 +1,13 @@
 #include "agent/vmi_spec.h"
 
+#include <set>
+
+#include "api/kubevirt.h"
+#include "api/storage.h"
 #include "api/vm_size.h"
 #include "common/base64.h"
 
 namespace kumo::agent {
-
-namespace {
-
-}  // namespace
-
-std::string ImageNameOf(const std::string& ref) {
-  std::string s = ref;
-  size_t at = s.find('@');
-  if (at != std::string::npos) s = s.substr(0, at);
-  size_t slash = s.rfind('/');
-  if (slash != std::string::npos) s = s.substr(slash + 1);
-  size_t colon = s.find(':');
-  if (colon != std::string::npos) s = s.substr(0, colon);
-  return s;
-}
 
 json::array InterfacesStatus(const json::value& vmi) {
   json::array out;
@@ -31,6 +20,24 @@ json::array InterfacesStatus(const json::value& vmi) {
                                  {"ipAddresses", json::array{json::value(ip)}},
                                  {"infoSource", "domain"}});
     }
+  }
+  return out;
+}
+
+json::array VolumeStatus(const json::value& vmi) {
+  json::array out;
+  StatusOr<std::vector<api::VolumeDisk>> disks = api::DisksOf(vmi);
+  if (!disks.ok()) return out;
+  for (const auto& d : *disks) {
+    out.push_back(json::object{
+        {"name", d.volume},
+        {"phase", "Ready"},
+        {"reason", "VolumeReady"},
+        {"message", "The volume " + d.pv + " is attached"},
+        {"persistentVolumeClaimInfo",
+         json::object{{"claimName", d.claim},
+                      {"volumeMode", "Filesystem"},
+                      {"capacity", json::object{{"storage", std::to_string(d.size_bytes)}}}}}});
   }
   return out;
 }
@@ -71,6 +78,10 @@ StatusOr<VmSpec> SpecFromVmi(const json::value& vmi, client::RestClient& client)
   spec.vcpus = static_cast<int>(size.vcpus);
   spec.memory_bytes = size.guest_memory;
 
+  // Claims: the server wrote where each lives (kumo.io/volumes); the agent makes the files.
+  KUMO_ASSIGN_OR_RETURN(std::vector<api::VolumeDisk> disks, api::DisksOf(vmi));
+  std::set<std::string> attached;
+  for (const auto& d : disks) attached.insert(d.volume);
   const json::value* volumes = Find(vmi, {"spec", "volumes"});
   if (volumes && volumes->is_array()) {
     for (const auto& v : volumes->get_array()) {
@@ -79,7 +90,7 @@ StatusOr<VmSpec> SpecFromVmi(const json::value& vmi, client::RestClient& client)
         if (!spec.image_path.empty()) {
           return BadRequest("volume " + vname + ": Kumo runs one containerDisk per VM so far");
         }
-        std::string image = ImageNameOf(GetString(*cd, {"image"}));
+        std::string image = api::ImageNameOf(GetString(*cd, {"image"}));
         auto img = client.Get(client::ResourcePath("kumo.io", "v1alpha1", "images", "", image));
         if (!img.ok()) {
           if (img.status().code() == Code::kNotFound) {
@@ -95,6 +106,11 @@ StatusOr<VmSpec> SpecFromVmi(const json::value& vmi, client::RestClient& client)
         }
         spec.image_path = GetString(*img, {"status", "path"});
         spec.image_format = GetString(*img, {"spec", "format"}, "qcow2");
+      } else if (Find(v, {"persistentVolumeClaim"}) || Find(v, {"dataVolume"})) {
+        if (!attached.count(vname)) {
+          return BadRequest("volume " + vname + " names a claim the server has not attached; "
+                            "recreate the instance");
+        }
       } else if (const json::value* ci = Find(v, {"cloudInitNoCloud"})) {
         spec.user_data = GetString(*ci, {"userData"});
         if (spec.user_data.empty()) spec.user_data = Base64DecodeLenient(GetString(*ci, {"userDataBase64"}));
@@ -105,12 +121,12 @@ StatusOr<VmSpec> SpecFromVmi(const json::value& vmi, client::RestClient& client)
           if (kv.key() != "name") type = kv.key();
         }
         return BadRequest("volume " + vname + " uses " + type +
-                          ", which Kumo does not support yet; use containerDisk or cloudInitNoCloud");
+                          ", which Kumo does not support yet; use containerDisk, persistentVolumeClaim, dataVolume or cloudInitNoCloud");
       }
     }
   }
-  if (spec.image_path.empty()) {
-    return BadRequest("the VMI has no containerDisk volume to boot from");
+  if (spec.image_path.empty() && disks.empty()) {
+    return BadRequest("the VMI has no containerDisk or persistentVolumeClaim volume to boot from");
   }
   std::string hostname = GetString(vmi, {"spec", "hostname"}, spec.name);
   spec.meta_data = "instance-id: " + spec.uid + "\nlocal-hostname: " + hostname + "\n";

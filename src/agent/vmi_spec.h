@@ -15,13 +15,13 @@ namespace kumo::agent {
 // BadRequest for volumes Kumo cannot run yet.
 StatusOr<VmSpec> SpecFromVmi(const json::value& vmi, client::RestClient& client);
 
-// The Image name a containerDisk reference resolves to: "tiny", "kumo/tiny:latest" and
-// "quay.io/containerdisks/fedora:39" give "tiny", "tiny" and "fedora".
-std::string ImageNameOf(const std::string& container_disk_image);
-
 // status.interfaces: the VMI's routed address (annotation kumo.io/ip), or 10.0.2.15 for a VM on
 // QEMU user-mode NAT (no IP pool), as KubeVirt's masquerade binding reports its guest address.
 json::array InterfacesStatus(const json::value& vmi);
+
+// status.volumeStatus as KubeVirt reports it: each claim the VMI runs on, Ready, with its
+// size (the volume controller marks a volume populated once it sees this).
+json::array VolumeStatus(const json::value& vmi);
 
 // cloud-init network config (version 2) for a routed address: `ip`/32 on the first Ethernet
 // interface, 169.254.1.1 on-link and the default route through it, DNS and MTU — what the DHCP

@@ -35,4 +35,15 @@ bool MigrationActive(const json::value* ms) {
          !GetBool(*ms, {"completed"}) && !GetBool(*ms, {"failed"});
 }
 
+std::string ImageNameOf(std::string_view ref) {
+  std::string s(ref);
+  size_t at = s.find('@');
+  if (at != std::string::npos) s = s.substr(0, at);
+  size_t slash = s.rfind('/');
+  if (slash != std::string::npos) s = s.substr(slash + 1);
+  size_t colon = s.find(':');
+  if (colon != std::string::npos) s = s.substr(0, colon);
+  return s;
+}
+
 }  // namespace kumo::api

@@ -42,4 +42,9 @@ std::string RunStrategyOf(const json::value& vm);
 // completed nor failed.
 bool MigrationActive(const json::value* migration_state);
 
+// The Image name a containerDisk reference (or a DataVolume's registry URL) resolves to:
+// "tiny", "kumo/tiny:latest", "docker://quay.io/containerdisks/fedora:39" give "tiny", "tiny",
+// "fedora".
+std::string ImageNameOf(std::string_view container_disk_image);
+
 }  // namespace kumo::api

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "api/columns.h"
 #include "api/validation.h"
 
 namespace kumo::api {
@@ -79,35 +80,6 @@ std::string FieldValue(const json::value& obj, std::string_view dotted_path) {
 }
 
 namespace {
-
-Column NameColumn() {
-  return {"Name", "string", "name", "Name must be unique within a namespace.", 0,
-          [](const json::value& o, int64_t) {
-            return json::value(GetString(o, {"metadata", "name"}));
-          }};
-}
-
-json::value AgeOf(const json::value& o, int64_t now, std::initializer_list<std::string_view> path) {
-  std::string ts = GetString(o, path);
-  if (ts.empty()) return json::value("<unknown>");
-  int64_t t = ParseTime(ts);
-  if (t < 0) return json::value("<invalid>");
-  return json::value(HumanDuration(now - t));
-}
-
-Column AgeColumn() {
-  return {"Age", "date", "", "Time since the object was created.", 0,
-          [](const json::value& o, int64_t now) {
-            return AgeOf(o, now, {"metadata", "creationTimestamp"});
-          }};
-}
-
-// A column showing the string at a dotted path ("" when missing).
-Column PathColumn(std::string name, std::string path, std::string description,
-                  int priority = 0) {
-  return {std::move(name), "string", "", std::move(description), priority,
-          [path](const json::value& o, int64_t) { return json::value(FieldValue(o, path)); }};
-}
 
 // The status of the condition of `type` in status.conditions ("" when absent).
 std::string ConditionStatus(const json::value& o, std::string_view type) {
@@ -435,6 +407,12 @@ ResourceInfo Tenant() {
 
 }  // namespace
 
+// resource_storage.cc
+ResourceInfo PersistentVolumeClaim();
+ResourceInfo PersistentVolume();
+ResourceInfo StorageClass();
+ResourceInfo DataVolume();
+
 const Registry& DefaultRegistry() {
   static const Registry* registry = new Registry({
       Namespace(),
@@ -454,6 +432,10 @@ const Registry& DefaultRegistry() {
       BGPPeer(),
       BGPConfiguration(),
       Tenant(),
+      PersistentVolumeClaim(),
+      PersistentVolume(),
+      StorageClass(),
+      DataVolume(),
   });
   return *registry;
 }

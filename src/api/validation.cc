@@ -1,4 +1,5 @@
 #include "api/validation.h"
+#include "api/validation_util.h"
 
 #include <algorithm>
 #include <cstdlib>
@@ -109,7 +110,8 @@ void CheckStringMap(const json::value& meta, std::string_view key, FieldErrors& 
   }
 }
 
-// Checks metadata; `label_name` requires a DNS label instead of a subdomain.
+}  // namespace
+
 void CheckMetadata(const json::value& obj, bool label_name, FieldErrors& errs) {
   const json::value* meta = Find(obj, {"metadata"});
   if (!meta || !meta->is_object()) {
@@ -134,6 +136,8 @@ std::string KindOf(const json::value& obj) {
   if (slash != std::string::npos) kind += "." + api.substr(0, slash);
   return kind;
 }
+
+namespace {
 
 // A quantity at `path` under `base` (if present) must parse and be positive.
 void CheckQuantity(const json::value& base, std::initializer_list<std::string_view> path,

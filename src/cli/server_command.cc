@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <CLI/CLI.hpp>
+#include <filesystem>
 #include <iostream>
 
 #include "cli/signals.h"
@@ -35,6 +36,10 @@ CLI::App* AddServerCommand(CLI::App& app, ServerFlags& flags) {
                   "became unreachable")
       ->check(CLI::Range(0, 3600))
       ->capture_default_str();
+  cmd->add_option("--shared-storage-dir", flags.shared_storage_dir,
+                  "A directory every node mounts at the same path (NFS, CephFS): the StorageClass "
+                  "\"shared\" keeps volumes there, so their VMs restart and migrate anywhere")
+      ->check(CLI::ExistingDirectory);
   cmd->add_option("--log-level", flags.log_level, "debug, info, warn or error")
       ->capture_default_str();
   cmd->add_flag("--unsafe-no-fsync", flags.no_fsync,
@@ -54,6 +59,13 @@ int RunServer(const ServerFlags& flags) {
   opts.durable = !flags.no_fsync;
   opts.node_monitor_grace_seconds = flags.node_monitor_grace_seconds;
   opts.vm_eviction_seconds = flags.vm_eviction_seconds;
+  if (!flags.shared_storage_dir.empty()) {
+    opts.shared_storage_dir =
+        std::filesystem::absolute(flags.shared_storage_dir).lexically_normal().string();
+    while (opts.shared_storage_dir.size() > 1 && opts.shared_storage_dir.ends_with('/')) {
+      opts.shared_storage_dir.pop_back();
+    }
+  }
   auto server = server::ApiServer::Start(opts);
   if (!server.ok()) {
     std::cerr << "kumo server: " << server.status().message() << "\n";

@@ -19,6 +19,7 @@ struct ServerFlags {
   bool no_fsync = false;
   int node_monitor_grace_seconds = 40;
   int vm_eviction_seconds = 20;
+  std::string shared_storage_dir;  // "" = no "shared" StorageClass
 };
 
 CLI::App* AddServerCommand(CLI::App& app, ServerFlags& flags);

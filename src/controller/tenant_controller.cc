@@ -6,6 +6,7 @@
 #include "api/resource.h"
 #include "common/log.h"
 #include "common/random.h"
+#include "controller/objects.h"
 
 namespace kumo::controller {
 
@@ -14,48 +15,9 @@ namespace {
 constexpr char kTenantLabel[] = "kumo.io/tenant";
 constexpr char kSystemNamespace[] = "kumo-system";
 
-const api::ResourceInfo& Resource(std::string_view group, std::string_view version,
-                                  std::string_view plural) {
-  return *api::DefaultRegistry().Find(group, version, plural);
-}
 const api::ResourceInfo& Tenants() { return Resource("kumo.io", "v1alpha1", "tenants"); }
 const api::ResourceInfo& Namespaces() { return Resource("", "v1", "namespaces"); }
 const api::ResourceInfo& Secrets() { return Resource("", "v1", "secrets"); }
-
-StatusOr<std::optional<json::value>> Load(store::Store& store, const std::string& key) {
-  auto kv = store.Get(key);
-  if (!kv.ok()) {
-    if (kv.status().code() == Code::kNotFound) return std::optional<json::value>();
-    return kv.status();
-  }
-  KUMO_ASSIGN_OR_RETURN(json::value v, api::ParseStored(kv->value, kv->mod_revision));
-  return std::optional<json::value>(std::move(v));
-}
-
-bool Terminating(const json::value& obj) {
-  return !GetString(obj, {"metadata", "deletionTimestamp"}).empty();
-}
-
-bool HasFinalizer(const json::value& obj, std::string_view f) {
-  const json::value* fs = Find(obj, {"metadata", "finalizers"});
-  if (!fs || !fs->is_array()) return false;
-  for (const auto& v : fs->get_array()) {
-    if (v.is_string() && v.get_string() == f) return true;
-  }
-  return false;
-}
-
-// Read-modify-write of the stored object at `key`.
-Status Mutate(store::Store& store, const std::string& key,
-              const std::function<Status(json::value& obj)>& mutate) {
-  return store::GuaranteedUpdate(store, key,
-                                 [&](const store::KeyValue& cur) -> StatusOr<std::string> {
-                                   KUMO_ASSIGN_OR_RETURN(json::value obj, ParseJson(cur.value));
-                                   KUMO_RETURN_IF_ERROR(mutate(obj));
-                                   return api::SerializeForStore(obj);
-                                 })
-      .status();
-}
 
 // The tenant whose namespace holds the object at `key` ("/registry/<g>/<plural>/<ns>/<name>").
 std::string TenantKeyOfNamespaced(const std::string& key, const api::ResourceInfo& r) {

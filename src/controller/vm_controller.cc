@@ -1,9 +1,12 @@
 #include "controller/vm_controller.h"
 
+#include "controller/objects.h"
+
 #include "api/vm_size.h"
 
 #include "api/object.h"
 #include "api/kubevirt.h"
+#include "api/storage.h"
 #include "api/resource.h"
 #include "common/log.h"
 #include "common/random.h"
@@ -34,27 +37,12 @@ std::string ConditionField(const json::value& obj, std::string_view type, std::s
   return "";
 }
 
-bool Terminating(const json::value& obj) {
-  return !GetString(obj, {"metadata", "deletionTimestamp"}).empty();
-}
-
-StatusOr<std::optional<json::value>> Load(store::Store& store, const std::string& key) {
-  auto kv = store.Get(key);
-  if (!kv.ok()) {
-    if (kv.status().code() == Code::kNotFound) return std::optional<json::value>();
-    return kv.status();
-  }
-  KUMO_ASSIGN_OR_RETURN(json::value v, api::ParseStored(kv->value, kv->mod_revision));
-  return std::optional<json::value>(std::move(v));
-}
-
-
 }  // namespace
 
 VmController::VmController(store::Store& store, store::WatchCache& cache, EventRecorder& events,
                            const Clock& clock, VmControllerOptions options)
     : store_(store), cache_(cache), events_(events), clock_(clock), options_(options),
-      ipam_(store, cache) {
+      ipam_(store, cache), volumes_(store, cache) {
   std::vector<Controller::Watch> watches = {
       {Vms().KeyPrefix(), [](const store::CachedObject& o) { return std::vector<std::string>{o.key}; }},
       {Vmis().KeyPrefix(),
@@ -86,9 +74,19 @@ Status VmController::CreateVmi(const json::value& vm) {
     }
     api::ApplyInstancetype(spec, *it);
   }
+  // The VM's DataVolumes (and their claims) first: its volumes name them.
+  if (const json::value* ts = Find(vm, {"spec", "dataVolumeTemplates"}); ts && ts->is_array()) {
+    for (const auto& t : ts->get_array()) {
+      KUMO_RETURN_IF_ERROR(volumes_.EnsureDataVolume(ns, t, &vm));
+    }
+  }
+  const std::string uid = NewUid();
+  // Attaching decides, before the instance exists, that no other VM holds its volumes.
+  KUMO_ASSIGN_OR_RETURN(std::vector<api::VolumeDisk> disks,
+                        volumes_.Attach(ns, name, uid, spec, /*dry_run=*/false));
   json::object meta{{"name", name},
                     {"namespace", ns},
-                    {"uid", NewUid()},
+                    {"uid", uid},
                     {"creationTimestamp", FormatTime(clock_.NowUnixSeconds())},
                     {"generation", 1},
                     {"finalizers", json::array{kVmiCleanupFinalizer}},
@@ -132,6 +130,11 @@ Status VmController::CreateVmi(const json::value& vm) {
     if (!ann.is_object()) ann = json::object();
     ann.get_object()[kVmiIpAnnotation] = *ip;
   }
+  if (!disks.empty()) {
+    json::value& ann = meta["annotations"];
+    if (!ann.is_object()) ann = json::object();
+    ann.get_object()[api::kVmiVolumesAnnotation] = json::serialize(api::DisksToJson(disks));
+  }
   json::value vmi = json::object{{"apiVersion", "kubevirt.io/v1"},
                                  {"kind", "VirtualMachineInstance"},
                                  {"metadata", std::move(meta)},
@@ -141,6 +144,27 @@ Status VmController::CreateVmi(const json::value& vm) {
   if (!kv.ok() && kv.status().code() != Code::kAlreadyExists) return kv.status();
   if (kv.ok()) {
     events_.Record(vm, "Normal", "SuccessfulCreate", "Started the virtual machine by creating the new virtual machine instance " + name);
+  }
+  return Status::Ok();
+}
+
+Status VmController::DeleteOwnedDataVolumes(const std::string& ns, const std::string& vm) {
+  const api::ResourceInfo& dvs = Resource("cdi.kubevirt.io", "v1beta1", "datavolumes");
+  store::WatchCache::Page page = cache_.List(dvs.KeyPrefix() + ns + "/", "", 0, nullptr);
+  for (const auto& o : page.items) {
+    if (o->json.find("\"VirtualMachine\"") == std::string::npos) continue;
+    StatusOr<json::value> dv = ParseJson(o->json);
+    if (!dv.ok()) continue;
+    const json::value* refs = Find(*dv, {"metadata", "ownerReferences"});
+    bool owned = false;
+    for (const auto& r : refs && refs->is_array() ? refs->get_array() : json::array()) {
+      owned |= GetString(r, {"kind"}) == "VirtualMachine" && GetString(r, {"name"}) == vm;
+    }
+    if (!owned) continue;
+    auto del = store_.Delete(o->key, o->mod_revision);
+    if (!del.ok() && del.status().code() != Code::kNotFound && del.status().code() != Code::kConflict) {
+      return del.status();
+    }
   }
   return Status::Ok();
 }
@@ -208,6 +232,8 @@ StatusOr<Result> VmController::Reconcile(const std::string& key) {
     if (vmi && !api::VmOwnerUid(*vmi).empty() && !Terminating(*vmi)) KUMO_RETURN_IF_ERROR(DeleteVmi(*vmi));
     // Its addresses go back to the pool, unless a reservation keeps them.
     size_t slash = rest.find('/');
+    // Its DataVolumes go with it (their claims follow); claims it merely named stay.
+    KUMO_RETURN_IF_ERROR(DeleteOwnedDataVolumes(rest.substr(0, slash), rest.substr(slash + 1)));
     KUMO_RETURN_IF_ERROR(ipam_.ReleaseVm(rest.substr(0, slash), rest.substr(slash + 1)));
     return Result{};
   }

@@ -13,6 +13,7 @@
 #include "controller/controller.h"
 #include "controller/events.h"
 #include "controller/ipam.h"
+#include "controller/volumes.h"
 #include "store/store.h"
 #include "store/watch_cache.h"
 
@@ -49,6 +50,8 @@ class VmController {
 
   Status CreateVmi(const json::value& vm);
   Status DeleteVmi(const json::value& vmi);
+  // Deletes the DataVolumes that the VM `vm` of `ns` owns (its dataVolumeTemplates).
+  Status DeleteOwnedDataVolumes(const std::string& ns, const std::string& vm);
   Status UpdateStatus(const std::string& key, const json::value& vm, const json::value* vmi,
                       bool backing_off, const std::string& failure);
   Status PopStateChangeRequest(const std::string& key);
@@ -61,6 +64,7 @@ class VmController {
   std::mutex mu_;
   std::map<std::string, Backoff> backoff_;  // by VM key
   Ipam ipam_;
+  Volumes volumes_;
   std::unique_ptr<Controller> controller_;
 };
 

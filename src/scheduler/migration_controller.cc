@@ -1,5 +1,7 @@
 #include "scheduler/migration_controller.h"
 
+#include "api/storage.h"
+
 #include "api/object.h"
 #include "api/kubevirt.h"
 #include "api/resource.h"
@@ -24,7 +26,8 @@ bool Done(const std::string& phase) { return phase == "Succeeded" || phase == "F
 MigrationController::MigrationController(store::Store& store, store::WatchCache& cache,
                                          controller::EventRecorder& events, const Clock& clock,
                                          MigrationOptions options)
-    : store_(store), cache_(cache), events_(events), clock_(clock), options_(options) {
+    : store_(store), cache_(cache), events_(events), clock_(clock), options_(options),
+      volumes_(store, cache) {
   std::vector<controller::Controller::Watch> watches = {
       {Migrations().KeyPrefix(),
        [](const store::CachedObject& o) { return std::vector<std::string>{o.key}; }},
@@ -113,6 +116,9 @@ StatusOr<controller::Result> MigrationController::Reconcile(const std::string& k
 
   if (mine) {
     if (GetBool(*ms, {"completed"})) {
+      // Shared volumes remember the node that runs them now (it removes their data later).
+      Status placed = volumes_.PlaceVolumes(vmi, GetString(*ms, {"targetNode"}));
+      if (!placed.ok()) spdlog::warn("volumes of {}/{}: {}", ns, vmi_name, placed.ToString());
       KUMO_RETURN_IF_ERROR(SetPhase(key, "Succeeded", "", ms));
       events_.Record(vmi, "Normal", "Migrated",
                      "The VMI migrated live from " + GetString(*ms, {"sourceNode"}) + " to " +
@@ -164,6 +170,15 @@ StatusOr<controller::Result> MigrationController::Reconcile(const std::string& k
   }
   StatusOr<Request> request = RequestForVmi(vmi, options_.placement);
   if (!request.ok()) return fail(request.status().message());
+  StatusOr<std::vector<api::VolumeDisk>> disks = api::DisksOf(vmi);
+  if (!disks.ok()) return fail(disks.status().message());
+  for (const auto& d : *disks) {
+    if (d.driver == api::kLocalDriver) {
+      return fail("volume " + d.volume + " (claim " + d.claim +
+                  ") is local to node " + source +
+                  "; live migration needs volumes of a shared storage class");
+    }
+  }
   StatusOr<std::string> target = PlaceVmi(cache_, *request, options_.placement, source);
   if (!target.ok()) return fail("no other node can run the VMI: " + target.status().message());
 

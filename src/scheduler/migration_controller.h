@@ -15,6 +15,7 @@
 #include "common/clock.h"
 #include "controller/controller.h"
 #include "controller/events.h"
+#include "controller/volumes.h"
 #include "scheduler/placement.h"
 #include "store/store.h"
 #include "store/watch_cache.h"
@@ -47,6 +48,7 @@ class MigrationController {
   controller::EventRecorder& events_;
   const Clock& clock_;
   const MigrationOptions options_;
+  controller::Volumes volumes_;
   std::unique_ptr<controller::Controller> controller_;
 };
 

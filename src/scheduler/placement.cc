@@ -100,6 +100,10 @@ StatusOr<std::string> PickNode(const Request& request, const std::vector<NodeInf
       ++reasons["node(s) were unschedulable"];
       continue;
     }
+    if (!request.required_node.empty() && n.name != request.required_node) {
+      ++reasons["node(s) didn't hold the VM's local volumes (on " + request.required_node + ")"];
+      continue;
+    }
     bool selector_ok = true;
     for (const auto& [k, v] : request.node_selector) {
       auto it = n.labels.find(k);

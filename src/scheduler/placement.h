@@ -37,6 +37,8 @@ struct Request {
   int64_t memory_bytes = 0;  // guest memory plus overhead
   std::map<std::string, std::string> node_selector;
   std::vector<Toleration> tolerations;
+  // The node that holds the VM's local volumes; "" when any node will do.
+  std::string required_node;
 };
 
 struct Usage {

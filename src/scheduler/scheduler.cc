@@ -44,7 +44,8 @@ void SetCondition(json::value& obj, const std::string& type, const std::string& 
 
 Scheduler::Scheduler(store::Store& store, store::WatchCache& cache,
                      controller::EventRecorder& events, const Clock& clock, Config config)
-    : store_(store), cache_(cache), events_(events), clock_(clock), config_(config) {
+    : store_(store), cache_(cache), events_(events), clock_(clock), config_(config),
+      volumes_(store, cache) {
   std::vector<controller::Controller::Watch> watches = {
       {Vmis().KeyPrefix(),
        [](const store::CachedObject& o) -> std::vector<std::string> {
@@ -110,9 +111,19 @@ StatusOr<controller::Result> Scheduler::Reconcile(const std::string& key) {
   }
   std::string now = FormatTime(clock_.NowUnixSeconds());
   StatusOr<Request> request = RequestForVmi(vmi, config_);
+  if (request.ok()) {
+    // A VM on local volumes runs where they are.
+    StatusOr<std::optional<std::string>> required = volumes_.RequiredNode(vmi);
+    if (!required.ok()) request = required.status();
+    else if (*required) request->required_node = **required;
+  }
 
   StatusOr<std::string> node = request.ok() ? PlaceVmi(cache_, *request, config_)
                                             : StatusOr<std::string>(request.status());
+  if (node.ok()) {
+    Status placed = volumes_.PlaceVolumes(vmi, *node);
+    if (!placed.ok()) node = placed;
+  }
   std::string ns = GetString(vmi, {"metadata", "namespace"});
   std::string name = GetString(vmi, {"metadata", "name"});
   auto updated = store::GuaranteedUpdate(store_, key, [&](const store::KeyValue& cur) -> StatusOr<std::string> {

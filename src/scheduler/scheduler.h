@@ -8,6 +8,7 @@
 #include "common/clock.h"
 #include "controller/controller.h"
 #include "controller/events.h"
+#include "controller/volumes.h"
 #include "scheduler/placement.h"
 #include "store/store.h"
 #include "store/watch_cache.h"
@@ -36,6 +37,7 @@ class Scheduler {
   controller::EventRecorder& events_;
   const Clock& clock_;
   const Config config_;
+  controller::Volumes volumes_;
   std::unique_ptr<controller::Controller> controller_;
 };
 

@@ -9,11 +9,13 @@
 #include "api/object.h"
 #include "api/openapi.h"
 #include "api/resource.h"
+#include "api/storage.h"
 #include "client/kubeconfig.h"
 #include "controller/events.h"
 #include "controller/ipam_controller.h"
 #include "controller/tenant_controller.h"
 #include "controller/vm_controller.h"
+#include "controller/volume_controller.h"
 #include "common/file_util.h"
 #include "common/log.h"
 #include "server/audit.h"
@@ -30,6 +32,7 @@
 #include "server/request_info.h"
 #include "server/resource_handler.h"
 #include "server/server_fields_admission.h"
+#include "server/storage_admission.h"
 #include "server/responses.h"
 #include "scheduler/scheduler.h"
 #include "server/tenancy.h"
@@ -105,6 +108,8 @@ class ApiServerImpl : public ApiServer {
   std::unique_ptr<controller::VmController> vm_controller_;
   std::unique_ptr<controller::Ipam> ipam_;
   std::unique_ptr<controller::IpamController> ipam_controller_;
+  std::unique_ptr<controller::Volumes> volumes_;
+  std::unique_ptr<controller::VolumeController> volume_controller_;
   std::unique_ptr<scheduler::Scheduler> scheduler_;
   std::unique_ptr<controller::NodeLifecycleController> node_lifecycle_;
   std::unique_ptr<scheduler::MigrationController> migrations_;
@@ -180,6 +185,7 @@ Status ApiServerImpl::Init() {
   vm_controller_ = std::make_unique<controller::VmController>(*store_, *cache_, *events_, RealClock::Get());
   scheduler_ = std::make_unique<scheduler::Scheduler>(*store_, *cache_, *events_, RealClock::Get());
   ipam_controller_ = std::make_unique<controller::IpamController>(*store_, *cache_, *events_, RealClock::Get());
+  volume_controller_ = std::make_unique<controller::VolumeController>(*store_, *cache_, *events_);
   tenant_controller_ = std::make_unique<controller::TenantController>(
       *store_, *cache_, *events_, RealClock::Get(), [this](const std::string& ns) -> StatusOr<json::object> {
         KUMO_ASSIGN_OR_RETURN(Amounts used, tenant_policy_->Usage(ns));
@@ -198,6 +204,7 @@ Status ApiServerImpl::Init() {
   migrations_->Start();
   tenant_controller_->Start();
   ipam_controller_->Start();
+  volume_controller_->Start();
 
   // Transport.
   http::ServerOptions ho;
@@ -266,6 +273,8 @@ Status ApiServerImpl::InitTenancy(const store::WatchCache::Indexer& indexer) {
   // Address checks before quota: quota remembers what it admitted (for concurrent creates), so
   // a request refused after it would hold the tenant's quota until that memory expires.
   admission_.Add(std::make_unique<IpamAdmission>(*ipam_));
+  volumes_ = std::make_unique<controller::Volumes>(*store_, *cache_);
+  admission_.Add(std::make_unique<StorageAdmission>(*volumes_, *cache_));
   admission_.Add(std::move(policy));
   return Status::Ok();
 }
@@ -279,6 +288,26 @@ Status ApiServerImpl::SeedDefaults() {
                                    {"status", json::object{{"phase", "Active"}}}});
   }
   for (auto& f : api::DefaultClusterInstancetypes()) objects.push_back(std::move(f));
+  // Storage classes: "local" (the default) always; "shared" on a directory every node mounts.
+  objects.push_back(json::object{
+      {"apiVersion", "storage.k8s.io/v1"},
+      {"kind", "StorageClass"},
+      {"metadata", json::object{{"name", "local"},
+                                {"annotations", json::object{{api::kDefaultClassAnnotation, "true"}}}}},
+      {"provisioner", api::kLocalProvisioner},
+      {"reclaimPolicy", "Delete"},
+      {"volumeBindingMode", "WaitForFirstConsumer"},
+      {"allowVolumeExpansion", true}});
+  if (!options_.shared_storage_dir.empty()) {
+    objects.push_back(json::object{{"apiVersion", "storage.k8s.io/v1"},
+                                   {"kind", "StorageClass"},
+                                   {"metadata", json::object{{"name", "shared"}}},
+                                   {"provisioner", api::kSharedDirProvisioner},
+                                   {"parameters", json::object{{"path", options_.shared_storage_dir}}},
+                                   {"reclaimPolicy", "Delete"},
+                                   {"volumeBindingMode", "Immediate"},
+                                   {"allowVolumeExpansion", true}});
+  }
   for (auto& obj : objects) {
     const api::ResourceInfo* r =
         registry_.FindKind(GetString(obj, {"apiVersion"}), GetString(obj, {"kind"}));
@@ -322,6 +351,7 @@ void ApiServerImpl::Stop() {
   if (node_lifecycle_) node_lifecycle_->Stop();
   if (migrations_) migrations_->Stop();
   if (ipam_controller_) ipam_controller_->Stop();
+  if (volume_controller_) volume_controller_->Stop();
   if (vm_controller_) vm_controller_->Stop();
   if (tenant_controller_) tenant_controller_->Stop();
   if (cache_) cache_->Stop();

@@ -24,6 +24,9 @@ struct ApiServerOptions {
   // restart elsewhere) this long after that.
   int node_monitor_grace_seconds = 40;
   int vm_eviction_seconds = 20;
+  // A directory every node mounts (NFS, CephFS): when set, the StorageClass "shared" keeps
+  // volumes there, so their VMs restart and migrate anywhere.
+  std::string shared_storage_dir;
 };
 
 // Start() from one thread, then Stop() (or destruction). Request handling is multi-threaded.

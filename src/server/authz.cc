@@ -4,6 +4,7 @@
 #include <map>
 
 #include "api/resource.h"
+#include "api/storage.h"
 #include "common/json.h"
 #include "server/responses.h"
 
@@ -36,6 +37,8 @@ constexpr TenantRule kTenantRules[] = {
     {"kubevirt.io", "virtualmachineinstancemigrations", TenantRole::kViewer, TenantRole::kMember},
     {"subresources.kubevirt.io", "*", TenantRole::kMember, TenantRole::kMember},
     {"kumo.io", "ipreservations", TenantRole::kViewer, TenantRole::kMember},
+    {"", "persistentvolumeclaims", TenantRole::kViewer, TenantRole::kMember},
+    {"cdi.kubevirt.io", "datavolumes", TenantRole::kViewer, TenantRole::kMember},
     {"", "services", TenantRole::kViewer, TenantRole::kMember},
     {"", "secrets", TenantRole::kMember, TenantRole::kMember},
     {"", "events", TenantRole::kViewer, TenantRole::kAdmin},
@@ -54,7 +57,8 @@ bool IsPublicCatalog(std::string_view group, std::string_view resource) {
   return (group == "instancetype.kubevirt.io" &&
           (resource == "virtualmachineclusterinstancetypes" ||
            resource == "virtualmachineclusterpreferences")) ||
-         (group == "kumo.io" && resource == "images");
+         (group == "kumo.io" && resource == "images") ||
+         (group == "storage.k8s.io" && resource == "storageclasses");
 }
 
 // What a node agent reads, as Kubernetes' Node authorizer allows a kubelet only what its pods
@@ -68,6 +72,13 @@ constexpr std::pair<std::string_view, std::string_view> kNodeReadable[] = {
       {"kumo.io", "bgppeers"},
       {"kumo.io", "bgpconfigurations"},
 };
+
+// The only PV lists and watches a node may make: those of the volumes it holds.
+bool NodePvSelector(std::string_view selector, std::string_view node) {
+  const std::string field = std::string(api::kPvNodeField) + "=";
+  return selector.size() == field.size() + node.size() && selector.starts_with(field) &&
+         selector.substr(field.size()) == node;
+}
 
 // The only VMI lists and watches a node may make: those bound to it, and those migrating to it.
 bool NodeVmiSelector(std::string_view selector, std::string_view node) {
@@ -278,6 +289,12 @@ Decision Authorizer::AuthorizeNode(const Attributes& a, const std::string& node)
       return Deny("a node lists and watches only its own VMIs: use fieldSelector "
                   "status.nodeName=" + node + " or status.migrationState.targetNode=" + node);
     }
+    // The volumes it holds, to remove the data of those released (NodeRestriction lets it
+    // drop only the cleanup finalizer of its own).
+    if (a.group.empty() && a.resource == "persistentvolumes" &&
+        NodePvSelector(a.field_selector, node)) {
+      return Allow();
+    }
     // An address's allocation, by name: the agent checks that IPAM gave a VMI its address.
     if (a.group == "kumo.io" && a.resource == "ipallocations" && a.verb == "get") {
       return Allow();
@@ -300,6 +317,9 @@ Decision Authorizer::AuthorizeNode(const Attributes& a, const std::string& node)
     return Allow();  // NodeRestriction checks that the VMI is bound to this node
   }
   if (a.group.empty() && a.resource == "events" && (a.verb == "create" || change)) return Allow();
+  if (a.group.empty() && a.resource == "persistentvolumes" && change && a.subresource.empty()) {
+    return Allow();  // NodeRestriction checks that the volume is this node's
+  }
   return Deny("nodes may only change their own Node and Lease, the VMIs bound to them and Events");
 }
 

@@ -1,6 +1,7 @@
 #include "server/server_fields_admission.h"
 
 #include "api/kubevirt.h"
+#include "api/storage.h"
 
 namespace kumo::server {
 
@@ -19,6 +20,17 @@ json::array VmOwners(const json::value* vmi) {
   if (!refs || !refs->is_array()) return out;
   for (const auto& r : refs->get_array()) {
     if (GetString(r, {"kind"}) == "VirtualMachine") out.push_back(r);
+  }
+  return out;
+}
+
+// The ownerReferences of `obj` to a kind the server's controllers own objects by.
+json::array OwnersOfKind(const json::value* obj, std::string_view kind) {
+  json::array out;
+  const json::value* refs = obj ? Find(*obj, {"metadata", "ownerReferences"}) : nullptr;
+  if (!refs || !refs->is_array()) return out;
+  for (const auto& r : refs->get_array()) {
+    if (GetString(r, {"kind"}) == kind) out.push_back(r);
   }
   return out;
 }
@@ -43,7 +55,28 @@ Status ServerFieldsAdmission::Admit(const AdmissionRequest& req) {
     }
     return Status::Ok();
   }
+  if (kind == "PersistentVolumeClaim" || kind == "DataVolume") {
+    if (kind == "PersistentVolumeClaim" && req.subresource.empty() &&
+        !SameAt(req.object, old, {"spec", "volumeName"})) {
+      return Refuse(req, "spec.volumeName",
+                    "the server binds a claim to its volume; name a source with "
+                    "spec.dataSourceRef to copy another claim's data");
+    }
+    // A claim of a DataVolume (or a DataVolume of a VM) counts against quota with its owner:
+    // only the controllers make that link.
+    const char* owner_kind = kind == "DataVolume" ? "VirtualMachine" : "DataVolume";
+    if (OwnersOfKind(req.object, owner_kind) != OwnersOfKind(old, owner_kind)) {
+      return Refuse(req, "metadata.ownerReferences",
+                    std::string("only Kumo's controllers make a ") + owner_kind + " the owner of a " +
+                        kind);
+    }
+    return Status::Ok();
+  }
   if (kind != "VirtualMachineInstance") return Status::Ok();
+  if (!SameAt(req.object, old, {"metadata", "annotations", api::kVmiVolumesAnnotation})) {
+    return Refuse(req, std::string("metadata.annotations[") + api::kVmiVolumesAnnotation + "]",
+                  "the server writes where a VM's volumes live; name claims in spec.volumes");
+  }
   if (!SameAt(req.object, old, {"metadata", "annotations", api::kVmiIpAnnotation})) {
     return Refuse(req, std::string("metadata.annotations[") + api::kVmiIpAnnotation + "]",
                   "the address is assigned by IPAM when a VirtualMachine starts; run the "

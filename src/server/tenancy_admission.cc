@@ -5,6 +5,8 @@
 #include <set>
 
 #include "api/kubevirt.h"
+#include "api/resource.h"
+#include "api/storage.h"
 #include "api/validation.h"
 #include "common/log.h"
 #include "server/authz.h"
@@ -364,6 +366,27 @@ Status NodeRestrictionAdmission::Admit(const AdmissionRequest& req) {
   }
   if (kind == "VirtualMachineInstance" && change && req.object && req.old) {
     KUMO_RETURN_IF_ERROR(CheckNodeVmiChange(who, req, node));
+  }
+  if (kind == "PersistentVolume") {
+    // A node removes the data of a released volume it holds, then drops the cleanup
+    // finalizer: nothing else.
+    const bool ours = req.old && api::FieldValue(*req.old, api::kPvNodeField) == node;
+    json::value expected = req.old ? *req.old : json::value();
+    if (json::value* fs = Find(expected, {"metadata", "finalizers"}); fs && fs->is_array()) {
+      json::array kept;
+      for (const auto& f : fs->get_array()) {
+        if (!(f.is_string() && f.get_string() == api::kVolumeCleanupFinalizer)) kept.push_back(f);
+      }
+      *fs = std::move(kept);
+    }
+    if (!change || !ours || !req.object || !SameAt(req.object, &expected, {"spec"}) ||
+        !SameAt(req.object, &expected, {"metadata", "finalizers"}) ||
+        !SameAt(req.object, &expected, {"metadata", "annotations"}) ||
+        !SameAt(req.object, &expected, {"metadata", "labels"}) ||
+        !SameAt(req.object, &expected, {"status"})) {
+      return Forbidden(who + " may only remove the " + api::kVolumeCleanupFinalizer +
+                       " finalizer of a PersistentVolume it holds");
+    }
   }
   if (kind == "VirtualMachineInstance" && change) {
     std::string bound = req.old ? GetString(*req.old, {"status", "nodeName"}) : "";

@@ -23,8 +23,9 @@ KUBECTL = os.environ.get("KUBECTL") or shutil.which("kubectl") or "/usr/bin/kube
 class KumoServer:
     """One server process; start(), stop(), kill() (SIGKILL), restart on the same data dir."""
 
-    def __init__(self, data_dir=None):
+    def __init__(self, data_dir=None, extra_args=()):
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="kumo-it-")
+        self.extra_args = list(extra_args)
         self.proc = None
         self.url = None
         self.log_path = os.path.join(self.data_dir, "server.log")
@@ -39,7 +40,8 @@ class KumoServer:
             os.unlink(self.kubeconfig)
         with open(self.log_path, "a") as log:
             self.proc = subprocess.Popen(
-                [KUMO, "server", "--data-dir", self.data_dir, "--listen", "127.0.0.1:0"],
+                [KUMO, "server", "--data-dir", self.data_dir, "--listen", "127.0.0.1:0"]
+                + self.extra_args,
                 stdout=log, stderr=subprocess.STDOUT)
         deadline = time.time() + timeout
         while time.time() < deadline:

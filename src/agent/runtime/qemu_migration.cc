@@ -86,14 +86,27 @@ Status ValidateEndpoint(const MigrationEndpoint& ep, bool zero_ports_ok) {
   if (ep.host.empty() || ep.host.find_first_of(",/ \t\n") != std::string::npos) {
     return BadRequest("invalid migration host '" + ep.host + "': use an IP address of the node");
   }
-  for (int port : {ep.nbd_port, ep.migration_port}) {
-    if (port < (zero_ports_ok ? 0 : 1) || port > 65535) {
-      return BadRequest("invalid migration port " + std::to_string(port) +
-                        (zero_ports_ok ? " (use 1-65535, or 0 to pick one)" : " (use 1-65535)"));
-    }
+  // An NBD port of 0 is always allowed: at the source it means the VM has no overlay to copy
+  // (it boots from a shared volume that both nodes open).
+  if (ep.nbd_port < 0 || ep.nbd_port > 65535 || ep.migration_port < (zero_ports_ok ? 0 : 1) ||
+      ep.migration_port > 65535) {
+    return BadRequest("invalid migration ports " + std::to_string(ep.nbd_port) + "/" +
+                      std::to_string(ep.migration_port) +
+                      (zero_ports_ok ? " (use 1-65535, or 0 to pick one)" : " (use 1-65535)"));
   }
   return Status::Ok();
 }
+
+StatusOr<bool> HasDrive(QmpClient& q, std::string_view id, int timeout_ms) {
+  KUMO_ASSIGN_OR_RETURN(json::value blocks, q.Execute("query-block", {}, timeout_ms));
+  if (blocks.is_array()) {
+    for (const auto& b : blocks.as_array()) {
+      if (GetString(b, {"device"}) == id) return true;
+    }
+  }
+  return false;
+}
+
 
 // A TCP port on `host` that was free a moment ago (QEMU binds it right after).
 StatusOr<int> PickFreePort(const std::string& host) {
@@ -181,7 +194,13 @@ class OutgoingMigration {
   // Mirror, migrate, switch over. OK when QEMU reports the migration completed.
   Status Run() {
     KUMO_RETURN_IF_ERROR(CheckIdle());
-    KUMO_RETURN_IF_ERROR(MirrorDisk());
+    KUMO_ASSIGN_OR_RETURN(bool overlay, HasDrive(q_, kDisk, deadline_.CommandMs()));
+    if (overlay) {
+      if (target_.nbd_port == 0) return BadRequest("the target exports no disk to copy into");
+      KUMO_RETURN_IF_ERROR(MirrorDisk());
+    } else {
+      mirror_done_ = true;  // nothing to copy: the disks are shared volumes
+    }
     return MigrateState();
   }
 
@@ -413,6 +432,7 @@ class OutgoingMigration {
   // In pre-switchover the guest is stopped and the disks are still active: a cancel of the
   // ready mirror copies what is left and ends it without switching the source to the copy.
   Status FinishMirror() {
+    if (mirror_done_) return Status::Ok();
     auto r = q_.Execute("block-job-cancel", {{"device", kJob}}, deadline_.CommandMs());
     if (!r.ok()) return Wrap("cannot finish the disk copy", r.status());
     auto ev = q_.WaitForEvent([](const json::value& e) { return IsJobEnd(e, kJob); },
@@ -439,12 +459,9 @@ class OutgoingMigration {
 
 }  // namespace
 
-StatusOr<MigrationEndpoint> QemuRuntime::ExportForIncoming(const std::string& key, const VmPaths& p,
-                                                           const MigrationEndpoint& listen) {
-  auto qmp = QmpClient::Connect(p.qmp, kQmpConnectMs);
-  if (!qmp.ok()) return Wrap("cannot reach QEMU's monitor", qmp.status());
-  QmpClient& q = **qmp;
-  MigrationEndpoint ep = listen;
+namespace {
+
+Status ExportOverlay(QmpClient& q, MigrationEndpoint& ep, const MigrationEndpoint& listen) {
 
   // QEMU cannot tell which port an NBD server on port 0 got: pick one, retry if it was taken.
   for (int attempt = 1;; ++attempt) {
@@ -479,8 +496,12 @@ StatusOr<MigrationEndpoint> QemuRuntime::ExportForIncoming(const std::string& ke
                       {"writable", true}},
                      kCommandMs);
   if (!r.ok()) return Wrap("cannot export the disk over NBD", r.status());
+  return Status::Ok();
+}
+
+StatusOr<MigrationEndpoint> ListenForState(QmpClient& q, MigrationEndpoint ep) {
   json::array caps{json::object{{"capability", "events"}, {"state", true}}};
-  r = q.Execute("migrate-set-capabilities", {{"capabilities", caps}}, kCommandMs);
+  auto r = q.Execute("migrate-set-capabilities", {{"capabilities", caps}}, kCommandMs);
   if (!r.ok()) return Wrap("cannot set migration capabilities", r.status());
   // Port 0 lets QEMU bind; query-migrate then shows the port it got.
   r = q.Execute("migrate-incoming", {{"uri", MigrationUri(ep.host, ep.migration_port)}},
@@ -505,6 +526,21 @@ StatusOr<MigrationEndpoint> QemuRuntime::ExportForIncoming(const std::string& ke
   }
   return ep;
 }
+
+}  // namespace
+
+StatusOr<MigrationEndpoint> QemuRuntime::ExportForIncoming(const std::string& key, const VmPaths& p,
+                                                           const MigrationEndpoint& listen) {
+  auto qmp = QmpClient::Connect(p.qmp, kQmpConnectMs);
+  if (!qmp.ok()) return Wrap("cannot reach QEMU's monitor", qmp.status());
+  QmpClient& q = **qmp;
+  MigrationEndpoint ep = listen;
+  KUMO_ASSIGN_OR_RETURN(bool overlay, HasDrive(q, kDisk, kCommandMs));
+  if (overlay) KUMO_RETURN_IF_ERROR(ExportOverlay(q, ep, listen));
+  else ep.nbd_port = 0;  // boots from a shared volume: nothing to copy
+  return ListenForState(q, ep);
+}
+
 
 StatusOr<MigrationEndpoint> QemuRuntime::StartIncoming(const VmSpec& spec,
                                                        const MigrationEndpoint& listen) {

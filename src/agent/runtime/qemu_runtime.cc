@@ -130,7 +130,7 @@ std::string QemuRuntime::Machine() {
 }
 
 StatusOr<std::string> QemuRuntime::PrepareDisks(const VmSpec& spec, const VmPaths& p) {
-  if (fs::exists(p.overlay)) return std::string();
+  if (spec.image_path.empty() || fs::exists(p.overlay)) return std::string();
   std::string image = fs::absolute(spec.image_path).lexically_normal().string();
   std::string format = spec.image_format;
   if (format.empty()) {
@@ -166,10 +166,20 @@ std::vector<std::string> QemuRuntime::QemuArgv(const VmSpec& spec, const VmPaths
       "-accel", accel,
       "-smp", std::to_string(std::max(1, spec.vcpus)),
       "-m", std::to_string(mib) + "M",
-      "-drive", "file=" + EscapeOpt(p.overlay) + ",format=qcow2,if=none,id=disk0,cache=writeback",
-      "-device", "virtio-blk-pci,drive=disk0,bootindex=1",
   };
   // clang-format on
+  int boot = 1;
+  if (!spec.image_path.empty()) {
+    a.insert(a.end(), {"-drive", "file=" + EscapeOpt(p.overlay) +
+                                     ",format=qcow2,if=none,id=disk0,cache=writeback",
+                       "-device", "virtio-blk-pci,drive=disk0,bootindex=" + std::to_string(boot++)});
+  }
+  for (size_t i = 0; i < spec.volumes.size(); ++i) {
+    const std::string id = "vol" + std::to_string(i);
+    a.insert(a.end(), {"-drive", "file=" + EscapeOpt(spec.volumes[i].path) +
+                                     ",format=qcow2,if=none,id=" + id + ",cache=writeback",
+                       "-device", "virtio-blk-pci,drive=" + id + ",bootindex=" + std::to_string(boot++)});
+  }
   if (with_seed) {
     a.insert(a.end(),
              {"-drive", "file=" + EscapeOpt(p.seed) + ",format=raw,if=none,id=seed0,readonly=on",
@@ -202,7 +212,15 @@ Status QemuRuntime::ValidateSpec(const VmSpec& spec) {
     return BadRequest("invalid VM namespace/name '" + spec.ns + "/" + spec.name +
                       "': use lowercase letters, digits, '-' and '.'");
   }
-  if (spec.image_path.empty()) return BadRequest("VM " + spec.ns + "/" + spec.name + ": no image");
+  if (spec.image_path.empty() && spec.volumes.empty()) {
+    return BadRequest("VM " + spec.ns + "/" + spec.name + ": no image and no volume to boot from");
+  }
+  for (const auto& v : spec.volumes) {
+    if (v.path.empty() || v.path[0] != '/' || v.path.find(',') != std::string::npos) {
+      return BadRequest("VM " + spec.ns + "/" + spec.name + ": volume " + v.name +
+                        " needs an absolute path without ','");
+    }
+  }
   if (spec.network_mode != "user" && spec.network_mode != "tap") {
     return BadRequest("unknown network mode '" + spec.network_mode + "' (use user or tap)");
   }

@@ -13,6 +13,16 @@
 
 namespace kumo::agent {
 
+// A persistent volume the VM opens as a disk: a qcow2 file that outlives the VM (the agent
+// makes it before Start). With no image, the first volume is the boot disk.
+struct VolumeFile {
+  std::string name;  // the VMI's volume name
+  std::string path;
+  // Opened by every node that runs the VM (shared storage): a live migration leaves it in
+  // place instead of copying it.
+  bool shared = false;
+};
+
 // Everything the runtime needs to start one VM.
 struct VmSpec {
   std::string ns;    // namespace
@@ -20,8 +30,9 @@ struct VmSpec {
   std::string uid;   // VMI uid: a restarted VMI gets a new uid and fresh overlay
   int vcpus = 1;
   int64_t memory_bytes = 128 << 20;
-  std::string image_path;    // base disk image on this node
+  std::string image_path;    // base disk image on this node ("" when a volume boots)
   std::string image_format;  // "qcow2" or "raw"
+  std::vector<VolumeFile> volumes;
   // cloud-init NoCloud seed; empty user_data means no seed disk.
   std::string user_data;
   std::string meta_data;  // defaults to instance-id/local-hostname from the VMI

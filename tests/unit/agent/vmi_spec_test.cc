@@ -1,4 +1,5 @@
 #include "agent/vmi_spec.h"
+#include "api/kubevirt.h"
 
 #include <gtest/gtest.h>
 
@@ -6,10 +7,10 @@ namespace kumo::agent {
 namespace {
 
 TEST(VmiSpecTest, ImageNames) {
-  EXPECT_EQ(ImageNameOf("tiny"), "tiny");
-  EXPECT_EQ(ImageNameOf("kumo/tiny:latest"), "tiny");
-  EXPECT_EQ(ImageNameOf("quay.io/containerdisks/fedora:39"), "fedora");
-  EXPECT_EQ(ImageNameOf("registry:5000/x/ubuntu@sha256:abc"), "ubuntu");
+  EXPECT_EQ(api::ImageNameOf("tiny"), "tiny");
+  EXPECT_EQ(api::ImageNameOf("kumo/tiny:latest"), "tiny");
+  EXPECT_EQ(api::ImageNameOf("quay.io/containerdisks/fedora:39"), "fedora");
+  EXPECT_EQ(api::ImageNameOf("registry:5000/x/ubuntu@sha256:abc"), "ubuntu");
 }
 
 TEST(VmiSpecTest, RoutedNetworkConfigMatchesTheDhcpLease) {

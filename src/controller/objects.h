@@ -1,0 +1,30 @@
+// Reading and changing stored objects from controllers: the small helpers every controller
+// needs (load, terminating, finalizers, read-modify-write).
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "api/resource.h"
+#include "common/json.h"
+#include "common/status.h"
+#include "store/store.h"
+
+namespace kumo::controller {
+
+// The served kind; the registry must serve it (a programming error otherwise).
+const api::ResourceInfo& Resource(std::string_view group, std::string_view version,
+                                  std::string_view plural);
+// The object at `key` (resourceVersion filled in), nullopt when absent.
+StatusOr<std::optional<json::value>> Load(store::Store& store, const std::string& key);
+bool Terminating(const json::value& obj);
+bool HasFinalizer(const json::value& obj, std::string_view finalizer);
+// Removes `finalizer` from metadata.finalizers; true when it was there.
+bool RemoveFinalizer(json::value& obj, std::string_view finalizer);
+// Read-modify-write of the stored object at `key`; `mutate` may return an error to abort.
+Status Mutate(store::Store& store, const std::string& key,
+              const std::function<Status(json::value& obj)>& mutate);
+
+}  // namespace kumo::controller

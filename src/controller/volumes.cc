@@ -1,0 +1,416 @@
+#include "controller/volumes.h"
+
+#include <set>
+
+#include "api/kubevirt.h"
+#include "api/object.h"
+#include "api/validation.h"
+#include "common/clock.h"
+#include "common/random.h"
+#include "controller/objects.h"
+
+namespace kumo::controller {
+
+namespace {
+
+const api::ResourceInfo& Pvcs() { return Resource("", "v1", "persistentvolumeclaims"); }
+const api::ResourceInfo& Pvs() { return Resource("", "v1", "persistentvolumes"); }
+const api::ResourceInfo& Classes() { return Resource("storage.k8s.io", "v1", "storageclasses"); }
+const api::ResourceInfo& Vmis() { return Resource("kubevirt.io", "v1", "virtualmachineinstances"); }
+
+constexpr int kMaxCloneDepth = 8;
+
+std::string Holder(const std::string& ns, const std::string& name, const std::string& uid) {
+  return ns + "/" + name + "/" + uid;
+}
+
+// The claim's dataSourceRef, else its dataSource; nullptr when it has none.
+const json::value* DataSourceOf(const json::value& pvc) {
+  for (auto field : {"dataSourceRef", "dataSource"}) {
+    const json::value* ds = Find(pvc, {"spec", field});
+    if (ds && ds->is_object()) return ds;
+  }
+  return nullptr;
+}
+
+std::string ClaimNotFound(const std::string& ns, const std::string& claim) {
+  return "persistentvolumeclaim \"" + claim + "\" not found in namespace " + ns +
+         "; create it with `kumo volume create " + claim + " --size 10Gi` or a DataVolume";
+}
+
+StatusOr<json::value> ParseCached(const store::WatchCache& cache, const std::string& key) {
+  store::CachedPtr o = cache.Get(key);
+  if (!o) return NotFound(key);
+  return ParseJson(o->json);
+}
+
+}  // namespace
+
+StatusOr<json::value> Volumes::EnsureBound(const std::string& ns, const std::string& claim) {
+  std::optional<json::value> pvc;
+  for (int depth = 0;; ++depth) {
+    KUMO_ASSIGN_OR_RETURN(pvc, Load(store_, Pvcs().Key(ns, claim)));
+    if (!pvc) return NotFound(ClaimNotFound(ns, claim));
+    if (!GetString(*pvc, {"spec", "volumeName"}).empty()) return *pvc;
+    if (depth > 0) return Status(Code::kConflict, "claim " + claim + " changed while binding");
+
+    std::string class_name = GetString(*pvc, {"spec", "storageClassName"});
+    StatusOr<json::value> sc = ParseCached(cache_, Classes().Key("", class_name));
+    if (!sc.ok()) {
+      return NotFound("storage class \"" + class_name + "\" of claim " + claim +
+                      " not found; list classes with `kubectl get storageclass`");
+    }
+    const std::string provisioner = GetString(*sc, {"provisioner"});
+    const bool local = provisioner == api::kLocalProvisioner;
+    std::string node;
+    // A clone is made by a node that sees the source: a clone of a local volume stays on the
+    // source's node.
+    if (const json::value* ds = DataSourceOf(*pvc);
+        ds && GetString(*ds, {"kind"}) == "PersistentVolumeClaim") {
+      std::string source = GetString(*ds, {"name"});
+      if (source == claim) return Status(Code::kInvalid, "claim " + claim + " cannot clone itself");
+      StatusOr<json::value> src = json::value();
+      {
+        static thread_local int clone_depth = 0;
+        if (clone_depth >= kMaxCloneDepth) return Status(Code::kInvalid, "clones nested too deep");
+        ++clone_depth;
+        src = EnsureBound(ns, source);
+        --clone_depth;
+      }
+      if (!src.ok()) return src.status();
+      KUMO_ASSIGN_OR_RETURN(auto src_pv, Load(store_, Pvs().Key("", GetString(*src, {"spec", "volumeName"}))));
+      if (!src_pv) return NotFound("the volume of claim " + source + " is gone");
+      if (GetString(*src_pv, {"spec", "csi", "driver"}) == api::kLocalDriver) {
+        if (!local) {
+          return Status(Code::kInvalid, "claim " + claim + " clones the local volume " + source +
+                                            "; a clone of a local volume must be local too");
+        }
+        node = api::FieldValue(*src_pv, api::kPvNodeField);
+      }
+    }
+
+    const std::string pv_name = api::PvNameFor(*pvc);
+    KUMO_ASSIGN_OR_RETURN(int64_t size, api::RequestedStorage(*Find(*pvc, {"spec"})));
+    (void)size;
+    const json::value* request = Find(*pvc, {"spec", "resources", "requests", "storage"});
+    json::object attributes{{"node", node}};
+    if (!local) attributes["location"] = GetString(*sc, {"parameters", "path"});
+    json::object spec{
+        {"capacity", json::object{{"storage", *request}}},
+        {"accessModes", *Find(*pvc, {"spec", "accessModes"})},
+        {"persistentVolumeReclaimPolicy", GetString(*sc, {"reclaimPolicy"}, "Delete")},
+        {"storageClassName", class_name},
+        {"volumeMode", GetString(*pvc, {"spec", "volumeMode"}, "Filesystem")},
+        {"claimRef", json::object{{"apiVersion", "v1"},
+                                  {"kind", "PersistentVolumeClaim"},
+                                  {"namespace", ns},
+                                  {"name", claim},
+                                  {"uid", GetString(*pvc, {"metadata", "uid"})}}},
+        {"csi", json::object{{"driver", local ? api::kLocalDriver : api::kSharedDirDriver},
+                             {"volumeHandle", pv_name},
+                             {"volumeAttributes", std::move(attributes)}}}};
+    json::value pv = json::object{
+        {"apiVersion", "v1"},
+        {"kind", "PersistentVolume"},
+        {"metadata",
+         json::object{{"name", pv_name},
+                      {"uid", NewUid()},
+                      {"creationTimestamp", FormatTime(RealClock::Get().NowUnixSeconds())},
+                      {"finalizers", json::array{api::kVolumeCleanupFinalizer}},
+                      {"annotations",
+                       json::object{{"pv.kubernetes.io/provisioned-by", provisioner}}}}},
+        {"spec", std::move(spec)},
+        {"status", json::object{{"phase", "Bound"}}}};
+    auto created = store_.Create(Pvs().Key("", pv_name), api::SerializeForStore(pv));
+    if (!created.ok() && created.status().code() != Code::kAlreadyExists) return created.status();
+
+    Status st = Mutate(store_, Pvcs().Key(ns, claim), [&](json::value& obj) -> Status {
+      if (GetString(obj, {"metadata", "uid"}) != GetString(*pvc, {"metadata", "uid"})) {
+        return NotFound(ClaimNotFound(ns, claim));
+      }
+      EnsureObject(obj, {"spec"})["volumeName"] = pv_name;
+      json::object& status = EnsureObject(obj, {"status"});
+      status["phase"] = "Bound";
+      status["capacity"] = json::object{{"storage", *request}};
+      status["accessModes"] = *Find(*pvc, {"spec", "accessModes"});
+      if (!HasFinalizer(obj, api::kPvcProtectionFinalizer)) {
+        json::value& fs = EnsureObject(obj, {"metadata"})["finalizers"];
+        if (!fs.is_array()) fs = json::array();
+        fs.get_array().push_back(json::value(api::kPvcProtectionFinalizer));
+      }
+      return Status::Ok();
+    });
+    if (!st.ok()) return st;
+  }
+}
+
+std::string Volumes::HolderOf(const json::value& pv) const {
+  std::string a = GetString(pv, {"metadata", "annotations", api::kAttachedToAnnotation});
+  size_t s1 = a.find('/');
+  size_t s2 = s1 == std::string::npos ? s1 : a.find('/', s1 + 1);
+  if (s2 == std::string::npos) return "";
+  std::string ns = a.substr(0, s1), name = a.substr(s1 + 1, s2 - s1 - 1), uid = a.substr(s2 + 1);
+  auto vmi = Load(store_, Vmis().Key(ns, name));
+  // When the store cannot answer, the holder counts as alive: never two writers.
+  if (!vmi.ok()) return ns + "/" + name;
+  if (!*vmi || GetString(**vmi, {"metadata", "uid"}) != uid) return "";
+  return ns + "/" + name;
+}
+
+StatusOr<api::VolumeDisk> Volumes::DiskFor(const std::string& ns, const api::ClaimRef& ref,
+                                           const json::value& pvc, const json::value& pv) {
+  api::VolumeDisk d;
+  d.volume = ref.volume;
+  d.claim = ref.claim;
+  d.pv = GetString(pv, {"metadata", "name"});
+  d.driver = GetString(pv, {"spec", "csi", "driver"});
+  d.location = GetString(pv, {"spec", "csi", "volumeAttributes", "location"});
+  KUMO_ASSIGN_OR_RETURN(d.size_bytes, api::RequestedStorage(*Find(pvc, {"spec"})));
+  d.populated = GetString(pv, {"metadata", "annotations", api::kPopulatedAnnotation}) == "true";
+  const json::value* ds = DataSourceOf(pvc);
+  std::string kind = ds ? GetString(*ds, {"kind"}) : "";
+  if (kind == "Image") {
+    std::string image = GetString(*ds, {"name"});
+    StatusOr<json::value> img =
+        ParseCached(cache_, Resource("kumo.io", "v1alpha1", "images").Key("", image));
+    if (!img.ok() || GetString(*img, {"status", "phase"}) != "Ready") {
+      if (!d.populated) {
+        return NotFound("image \"" + image + "\" of claim " + ref.claim +
+                        " is not ready; list images with `kumo image list`");
+      }
+    } else {
+      d.source = "image";
+      d.image_path = GetString(*img, {"status", "path"});
+      d.image_format = GetString(*img, {"spec", "format"}, "qcow2");
+    }
+  } else if (kind == "PersistentVolumeClaim" && !d.populated) {
+    std::string source = GetString(*ds, {"name"});
+    KUMO_ASSIGN_OR_RETURN(auto src, Load(store_, Pvcs().Key(ns, source)));
+    if (!src) return NotFound("claim " + ref.claim + " clones " + ClaimNotFound(ns, source));
+    KUMO_ASSIGN_OR_RETURN(auto src_pv, Load(store_, Pvs().Key("", GetString(*src, {"spec", "volumeName"}))));
+    if (!src_pv) return NotFound("the volume of claim " + source + " is not bound yet");
+    if (GetString(*src_pv, {"metadata", "annotations", api::kPopulatedAnnotation}) == "true") {
+      d.source = "clone";
+      d.clone_pv = GetString(*src_pv, {"metadata", "name"});
+      d.clone_driver = GetString(*src_pv, {"spec", "csi", "driver"});
+      d.clone_location = GetString(*src_pv, {"spec", "csi", "volumeAttributes", "location"});
+    }  // a clone of a volume nobody wrote yet is blank
+  }
+  return d;
+}
+
+StatusOr<std::vector<api::VolumeDisk>> Volumes::Attach(const std::string& ns,
+                                                       const std::string& name,
+                                                       const std::string& uid,
+                                                       const json::value& vmi_spec, bool dry_run) {
+  std::vector<api::VolumeDisk> disks;
+  std::set<std::string> seen;
+  const std::string me = Holder(ns, name, uid);
+  for (const api::ClaimRef& ref : api::ClaimsOf(vmi_spec)) {
+    if (!seen.insert(ref.claim).second) {
+      return Status(Code::kInvalid, "claim " + ref.claim + " is named by two volumes of " + name);
+    }
+    json::value pvc;
+    if (dry_run) {
+      KUMO_ASSIGN_OR_RETURN(auto loaded, Load(store_, Pvcs().Key(ns, ref.claim)));
+      if (!loaded) return NotFound(ClaimNotFound(ns, ref.claim));
+      pvc = std::move(*loaded);
+    } else {
+      KUMO_ASSIGN_OR_RETURN(pvc, EnsureBound(ns, ref.claim));
+    }
+    if (Terminating(pvc)) {
+      return Status(Code::kConflict, "persistentvolumeclaim \"" + ref.claim + "\" is being deleted");
+    }
+    const std::string pv_key = Pvs().Key("", GetString(pvc, {"spec", "volumeName"}));
+    KUMO_ASSIGN_OR_RETURN(auto pv, Load(store_, pv_key));
+    if (!pv) {
+      if (dry_run) continue;
+      return NotFound("the volume of claim " + ref.claim + " is gone");
+    }
+    auto in_use = [&](const json::value& current) -> Status {
+      if (GetString(current, {"metadata", "annotations", api::kAttachedToAnnotation}) == me) {
+        return Status::Ok();
+      }
+      std::string holder = HolderOf(current);
+      if (holder.empty()) return Status::Ok();
+      return Status(Code::kConflict,
+                    "persistentvolumeclaim \"" + ref.claim + "\" is in use by VirtualMachineInstance " +
+                        holder + "; a volume is attached to one VM at a time: stop that VM first");
+    };
+    KUMO_RETURN_IF_ERROR(in_use(*pv));
+    if (!dry_run) {
+      KUMO_RETURN_IF_ERROR(Mutate(store_, pv_key, [&](json::value& obj) -> Status {
+        KUMO_RETURN_IF_ERROR(in_use(obj));
+        EnsureObject(obj, {"metadata", "annotations"})[api::kAttachedToAnnotation] = me;
+        return Status::Ok();
+      }));
+    }
+    KUMO_ASSIGN_OR_RETURN(api::VolumeDisk disk, DiskFor(ns, ref, pvc, *pv));
+    disks.push_back(std::move(disk));
+  }
+  return disks;
+}
+
+Status Volumes::CheckAvailable(const std::string& ns, const std::string& vm_name,
+                               const json::value& vmi_spec) const {
+  for (const api::ClaimRef& ref : api::ClaimsOf(vmi_spec)) {
+    store::CachedPtr pvc = cache_.Get(Pvcs().Key(ns, ref.claim));
+    if (!pvc) continue;  // a DataVolume (template) may create it; the start reports it otherwise
+    std::string pv_name = pvc->Field("spec.volumeName");
+    if (pv_name.empty()) {
+      StatusOr<json::value> parsed = ParseJson(pvc->json);
+      if (parsed.ok()) pv_name = GetString(*parsed, {"spec", "volumeName"});
+    }
+    if (pv_name.empty()) continue;
+    StatusOr<json::value> pv = ParseCached(cache_, Pvs().Key("", pv_name));
+    if (!pv.ok()) continue;
+    std::string holder = HolderOf(*pv);
+    if (!holder.empty() && holder != ns + "/" + vm_name) {
+      return Status(Code::kConflict,
+                    "persistentvolumeclaim \"" + ref.claim + "\" is in use by VirtualMachineInstance " +
+                        holder + "; a volume is attached to one VM at a time: stop that VM first");
+    }
+  }
+  return Status::Ok();
+}
+
+StatusOr<std::optional<std::string>> Volumes::RequiredNode(const json::value& vmi) const {
+  KUMO_ASSIGN_OR_RETURN(std::vector<api::VolumeDisk> disks, api::DisksOf(vmi));
+  std::optional<std::string> node;
+  for (const auto& d : disks) {
+    if (d.driver != api::kLocalDriver) continue;
+    store::CachedPtr pv = cache_.Get(Pvs().Key("", d.pv));
+    std::string at = pv ? pv->Field(api::kPvNodeField) : "";
+    if (at.empty()) continue;
+    if (node && *node != at) {
+      return Status(Code::kInvalid, "the VM's local volumes sit on different nodes (" + *node +
+                                        ", " + at + "); it cannot run anywhere");
+    }
+    node = at;
+  }
+  return node;
+}
+
+Status Volumes::PlaceVolumes(const json::value& vmi, const std::string& node) {
+  KUMO_ASSIGN_OR_RETURN(std::vector<api::VolumeDisk> disks, api::DisksOf(vmi));
+  for (const auto& d : disks) {
+    const bool local = d.driver == api::kLocalDriver;
+    Status st = Mutate(store_, Pvs().Key("", d.pv), [&](json::value& obj) -> Status {
+      std::string at = api::FieldValue(obj, api::kPvNodeField);
+      if (at == node) return Status(Code::kAlreadyExists, "placed");
+      if (local && !at.empty()) {
+        return Status(Code::kConflict, "local volume " + d.pv + " is on node " + at);
+      }
+      EnsureObject(obj, {"spec", "csi", "volumeAttributes"})["node"] = node;
+      if (local) {
+        json::value term = json::object{
+            {"matchExpressions",
+             json::array{json::object{{"key", "kubernetes.io/hostname"},
+                                      {"operator", "In"},
+                                      {"values", json::array{json::value(node)}}}}}};
+        EnsureObject(obj, {"spec"})["nodeAffinity"] = json::object{
+            {"required", json::object{{"nodeSelectorTerms", json::array{std::move(term)}}}}};
+      }
+      return Status::Ok();
+    });
+    if (!st.ok() && st.code() != Code::kAlreadyExists) return st;
+  }
+  return Status::Ok();
+}
+
+std::string Volumes::DefaultClass() const {
+  std::string best;
+  store::WatchCache::Page page = cache_.List(Classes().KeyPrefix(), "", 0, nullptr);
+  for (const auto& o : page.items) {
+    if (o->json.find(api::kDefaultClassAnnotation) == std::string::npos) continue;
+    StatusOr<json::value> sc = ParseJson(o->json);
+    if (!sc.ok() ||
+        GetString(*sc, {"metadata", "annotations", api::kDefaultClassAnnotation}) != "true") {
+      continue;
+    }
+    std::string name = GetString(*sc, {"metadata", "name"});
+    if (best.empty() || name < best) best = name;
+  }
+  return best;
+}
+
+json::value Volumes::ClaimForDataVolume(const json::value& dv) const {
+  const json::value* storage = Find(dv, {"spec", "storage"});
+  if (!storage) storage = Find(dv, {"spec", "pvc"});
+  json::object spec;
+  const json::value* modes = storage ? Find(*storage, {"accessModes"}) : nullptr;
+  spec["accessModes"] = modes && modes->is_array() && !modes->get_array().empty()
+                            ? *modes
+                            : json::value(json::array{"ReadWriteOnce"});
+  if (const json::value* r = storage ? Find(*storage, {"resources"}) : nullptr) spec["resources"] = *r;
+  std::string cls = storage ? GetString(*storage, {"storageClassName"}) : "";
+  spec["storageClassName"] = cls.empty() ? DefaultClass() : cls;
+  spec["volumeMode"] = storage ? GetString(*storage, {"volumeMode"}, "Filesystem") : "Filesystem";
+  if (const json::value* reg = Find(dv, {"spec", "source", "registry"})) {
+    spec["dataSourceRef"] = json::object{{"apiGroup", "kumo.io"}, {"kind", "Image"},
+                                         {"name", api::ImageNameOf(GetString(*reg, {"url"}))}};
+  } else if (const json::value* src = Find(dv, {"spec", "source", "pvc"})) {
+    spec["dataSourceRef"] =
+        json::object{{"kind", "PersistentVolumeClaim"}, {"name", GetString(*src, {"name"})}};
+  }
+  json::object meta{{"name", GetString(dv, {"metadata", "name"})},
+                    {"namespace", GetString(dv, {"metadata", "namespace"})},
+                    {"uid", NewUid()},
+                    {"creationTimestamp", FormatTime(RealClock::Get().NowUnixSeconds())},
+                    {"ownerReferences",
+                     json::array{json::object{{"apiVersion", "cdi.kubevirt.io/v1beta1"},
+                                              {"kind", "DataVolume"},
+                                              {"name", GetString(dv, {"metadata", "name"})},
+                                              {"uid", GetString(dv, {"metadata", "uid"})},
+                                              {"controller", true},
+                                              {"blockOwnerDeletion", true}}}}};
+  if (const json::value* l = Find(dv, {"metadata", "labels"}); l && l->is_object()) meta["labels"] = *l;
+  return json::object{{"apiVersion", "v1"},
+                      {"kind", "PersistentVolumeClaim"},
+                      {"metadata", std::move(meta)},
+                      {"spec", std::move(spec)},
+                      {"status", json::object{{"phase", "Pending"}}}};
+}
+
+Status Volumes::EnsureDataVolume(const std::string& ns, const json::value& dv_in,
+                                 const json::value* owner_vm) {
+  const api::ResourceInfo& dvs = Resource("cdi.kubevirt.io", "v1beta1", "datavolumes");
+  const std::string name = GetString(dv_in, {"metadata", "name"});
+  json::value dv = dv_in;
+  if (owner_vm) {
+    json::object meta{{"name", name},
+                      {"namespace", ns},
+                      {"uid", NewUid()},
+                      {"creationTimestamp", FormatTime(RealClock::Get().NowUnixSeconds())},
+                      {"ownerReferences",
+                       json::array{json::object{{"apiVersion", "kubevirt.io/v1"},
+                                                {"kind", "VirtualMachine"},
+                                                {"name", GetString(*owner_vm, {"metadata", "name"})},
+                                                {"uid", GetString(*owner_vm, {"metadata", "uid"})},
+                                                {"controller", true},
+                                                {"blockOwnerDeletion", true}}}}};
+    if (const json::value* l = Find(dv_in, {"metadata", "labels"}); l && l->is_object()) meta["labels"] = *l;
+    dv = json::object{{"apiVersion", "cdi.kubevirt.io/v1beta1"},
+                      {"kind", "DataVolume"},
+                      {"metadata", std::move(meta)},
+                      {"spec", Find(dv_in, {"spec"}) ? *Find(dv_in, {"spec"}) : json::value(json::object())},
+                      {"status", json::object{{"phase", "Pending"}}}};
+    KUMO_RETURN_IF_ERROR(api::ValidateDataVolume(dv));
+    auto created = store_.Create(dvs.Key(ns, name), api::SerializeForStore(dv));
+    if (!created.ok() && created.status().code() != Code::kAlreadyExists) return created.status();
+    KUMO_ASSIGN_OR_RETURN(auto stored, Load(store_, dvs.Key(ns, name)));
+    if (!stored) return Status(Code::kConflict, "DataVolume " + name + " vanished");
+    dv = std::move(*stored);
+  }
+  if (cache_.Get(Pvcs().Key(ns, name))) return Status::Ok();
+  json::value pvc = ClaimForDataVolume(dv);
+  KUMO_RETURN_IF_ERROR(api::ValidatePersistentVolumeClaim(pvc));
+  if (GetString(pvc, {"spec", "storageClassName"}).empty()) {
+    return NotFound("DataVolume " + name + " names no storage class and there is no default one");
+  }
+  auto created = store_.Create(Pvcs().Key(ns, name), api::SerializeForStore(pvc));
+  if (!created.ok() && created.status().code() != Code::kAlreadyExists) return created.status();
+  return Status::Ok();
+}
+
+}  // namespace kumo::controller
