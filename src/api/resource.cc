@@ -395,6 +395,8 @@ ResourceInfo Tenant() {
                QuotaColumn("vCPUs", "vcpus", "vCPUs used (and the quota)."),
                QuotaColumn("Memory", "memory", "Memory used, guest plus overhead (and the quota)."),
                QuotaColumn("IPs", "ips", "Addresses claimed (and the quota).", 1),
+               QuotaColumn("Volumes", "volumes", "Volumes claimed (and the quota).", 1),
+               QuotaColumn("Storage", "storage", "Volume storage claimed (and the quota).", 1),
                {"Members", "integer", "", "Number of members.", 0,
                 [](const json::value& o, int64_t) {
                   const json::value* m = Find(o, {"spec", "members"});

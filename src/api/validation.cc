@@ -428,7 +428,7 @@ Status ValidateTenant(const json::value& obj) {
     } else {
       for (const auto& kv : quota->get_object()) {
         std::string field = "spec.quota." + std::string(kv.key());
-        if (kv.key() == "memory") {
+        if (kv.key() == "memory" || kv.key() == "storage") {
           const json::value& q = kv.value();
           std::string text = q.is_string() ? std::string(q.get_string())
                                            : q.is_number() ? json::serialize(q) : "";
@@ -438,14 +438,15 @@ Status ValidateTenant(const json::value& obj) {
                               "must be a non-negative quantity such as \"64Gi\"");
           }
         } else if (kv.key() == "vcpus" || kv.key() == "vms" || kv.key() == "ips" ||
-                   kv.key() == "reservations") {
+                   kv.key() == "reservations" || kv.key() == "volumes") {
           const json::value& v = kv.value();
           if ((!v.is_int64() && !v.is_uint64()) || v.to_number<int64_t>() < 0) {
             errs.InvalidValue(field, json::serialize(v), "must be a non-negative integer");
           }
         } else {
           errs.NotSupported(field, std::string(kv.key()),
-                            {"vcpus", "memory", "vms", "ips", "reservations"});
+                            {"vcpus", "memory", "vms", "ips", "reservations", "volumes",
+                             "storage"});
         }
       }
     }

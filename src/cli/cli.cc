@@ -10,6 +10,7 @@
 #include "cli/completion.h"
 #include "cli/image_command.h"
 #include "cli/ip_command.h"
+#include "cli/volume_command.h"
 #include "cli/lab_command.h"
 #include "cli/node_credentials_command.h"
 #include "cli/server_command.h"
@@ -41,6 +42,7 @@ int Run(int argc, char** argv) {
   AddLabCommand(app, lab_flags);
   AddVmCommands(app, cli);
   AddIpCommands(app, cli);
+  AddVolumeCommands(app, cli);
   AddImageCommands(app, cli);
   AddFlavorCommands(app, cli);
   AddNodeCommands(app, cli);

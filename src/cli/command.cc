@@ -36,6 +36,14 @@ std::string FlavorPath(const std::string& name) {
   return client::ResourcePath("instancetype.kubevirt.io", "v1beta1",
                               "virtualmachineclusterinstancetypes", "", name);
 }
+std::string ClaimPath(const std::string& ns, const std::string& name) {
+  return client::ResourcePath("", "v1", "persistentvolumeclaims", ns, name);
+}
+
+std::string StorageClassPath(const std::string& name) {
+  return client::ResourcePath("storage.k8s.io", "v1", "storageclasses", "", name);
+}
+
 std::string ReservationPath(const std::string& ns, const std::string& name) {
   return client::ResourcePath("kumo.io", "v1alpha1", "ipreservations", ns, name);
 }

@@ -40,6 +40,8 @@ std::string FlavorPath(const std::string& name = "");
 std::string ReservationPath(const std::string& ns, const std::string& name = "");
 std::string NodePath(const std::string& name = "");
 std::string EventsPath(const std::string& ns);
+std::string ClaimPath(const std::string& ns, const std::string& name = "");
+std::string StorageClassPath(const std::string& name = "");
 
 // The items of a list response (empty when absent).
 json::array ItemsOf(const json::value& list);

@@ -26,8 +26,8 @@ std::string TokenSecretsPath() {
 
 struct CreateFlags {
   std::string name;
-  int64_t vcpus = -1, vms = -1, ips = -1, reservations = -1;
-  std::string memory;
+  int64_t vcpus = -1, vms = -1, ips = -1, reservations = -1, volumes = -1;
+  std::string memory, storage;
   std::vector<std::string> node_selector;  // key=value
   std::vector<std::string> ip_pools;
   int api_share = 0;
@@ -41,6 +41,8 @@ Status RunCreate(Cli& cli, const CreateFlags& f) {
   if (f.vms >= 0) quota["vms"] = f.vms;
   if (f.ips >= 0) quota["ips"] = f.ips;
   if (f.reservations >= 0) quota["reservations"] = f.reservations;
+  if (f.volumes >= 0) quota["volumes"] = f.volumes;
+  if (!f.storage.empty()) quota["storage"] = f.storage;
   json::object spec;
   if (!quota.empty()) spec["quota"] = std::move(quota);
   if (!f.node_selector.empty()) {
@@ -254,7 +256,7 @@ Status RunShow(Cli& cli, const std::string& name) {
   Print(out + "\n");
   Table q;
   q.columns = {{"Resource"}, {"Used"}, {"Limit"}};
-  for (const char* key : {"vcpus", "memory", "vms", "ips", "reservations"}) {
+  for (const char* key : {"vcpus", "memory", "vms", "ips", "reservations", "volumes", "storage"}) {
     const json::value* used = Find(*t, {"status", "usage", key});
     const json::value* limit = Find(*t, {"spec", "quota", key});
     auto text = [](const json::value* v) {
@@ -319,6 +321,9 @@ void AddTenantCommands(CLI::App& app, Cli& cli) {
   create->add_option("--quota-vms", cf->vms, "Most VMs");
   create->add_option("--quota-ips", cf->ips, "Most IP addresses (reserved or taken by VMs)");
   create->add_option("--quota-reservations", cf->reservations, "Most IP reservations");
+  create->add_option("--quota-volumes", cf->volumes, "Most persistent volumes");
+  create->add_option("--quota-storage", cf->storage,
+                     "Most storage its volumes may ask for together, e.g. 500Gi");
   create->add_option("--node-selector", cf->node_selector,
                      "KEY=VALUE: its VMs run only on nodes with this label (repeatable)");
   create->add_option("--ip-pool", cf->ip_pools, "An IP pool it may use (repeatable)");

@@ -1,5 +1,7 @@
 #include "cli/vm_command.h"
 
+#include "api/kubevirt.h"
+
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
@@ -28,6 +30,12 @@ std::string ImageOf(const json::value& vm) {
     for (const auto& v : vols->get_array()) {
       std::string img = GetString(v, {"containerDisk", "image"});
       if (!img.empty()) return img;
+    }
+  }
+  if (const json::value* ts = Find(vm, {"spec", "dataVolumeTemplates"}); ts && ts->is_array()) {
+    for (const auto& t : ts->get_array()) {
+      std::string url = GetString(t, {"spec", "source", "registry", "url"});
+      if (!url.empty()) return api::ImageNameOf(url);
     }
   }
   return "";
@@ -142,6 +150,7 @@ Status RunShow(Cli& cli, const std::string& name) {
   out += Line("Run strategy", StrategyOf(*vm));
   out += Line("Flavor", flavor);
   out += Line("Image", ImageOf(*vm));
+  out += Line("Root disk", RootDiskOf(*vm));
   out += Line("IP", vmi.ok() ? VmiIp(*vmi) : "");
   // The address IPAM gave the instance (the VMI annotation), when the guest does not report it.
   if (std::string assigned =

@@ -34,6 +34,10 @@ struct CreateFlags {
   bool wait = false;
   int timeout = 300;
   bool dry_run = false;
+  bool persistent = false;
+  std::string volume_size;
+  std::string storage_class;
+  std::vector<std::string> volumes;
 };
 
 std::string Home() {
@@ -150,6 +154,11 @@ Status RunCreate(Cli& cli, const CreateFlags& f) {
     o.node_selector[pair.first] = pair.second;
   }
   if (!f.template_name.empty()) o.template_name = tmpl.name;
+  if (f.persistent || !f.volume_size.empty() || !f.storage_class.empty()) {
+    o.root_volume_size = !f.volume_size.empty() ? f.volume_size : DefaultRootVolumeSize(o.image);
+  }
+  o.storage_class = f.storage_class;
+  o.data_volumes = f.volumes;
 
   std::string user_data = tmpl.user_data;
   if (!f.user_data.empty()) {
@@ -215,6 +224,10 @@ Status RunCreate(Cli& cli, const CreateFlags& f) {
                       "pick another name or delete it with 'kumo vm delete " + o.name + "'");
     }
     return created.status();
+  }
+  std::cerr << "Root disk: " << RootDiskOf(vm) << "\n";
+  if (o.root_volume_size.empty()) {
+    std::cerr << "  (keep it with --persistent, or --volume-size 20Gi)\n";
   }
   if (!f.wait) {
     if (format == Format::kTable || format == Format::kWide) {
@@ -292,6 +305,17 @@ void AddVmCreateCommand(CLI::App& vm, Cli& cli) {
   cmd->add_option("--run-strategy", f->run_strategy,
                   "Always (default), RerunOnFailure, Once, Manual or Halted")
       ->check(CLI::IsMember({"Always", "RerunOnFailure", "Once", "Manual", "Halted"}));
+  cmd->add_flag("--persistent", f->persistent,
+                "Boot from a persistent volume made from the image (1Gi for tiny, else 10Gi): what "
+                "the guest writes survives stop, restart and migration. Without it the root disk "
+                "is ephemeral (a fresh copy of the image at every start)");
+  cmd->add_option("--volume-size", f->volume_size,
+                  "Size of the persistent root volume, e.g. 20Gi (implies --persistent)");
+  cmd->add_option("--storage-class", f->storage_class,
+                  "Storage class of the root volume (see 'kumo volume classes'; implies "
+                  "--persistent)");
+  cmd->add_option("--volume", f->volumes,
+                  "Attach an existing volume as a data disk (repeatable; see 'kumo volume list')");
   cmd->add_flag("--wait", f->wait, "Wait until the VM runs and its IP answers, then print the IP");
   cmd->add_option("--timeout", f->timeout, "Seconds to wait with --wait")->capture_default_str();
   cmd->add_flag(
@@ -301,6 +325,7 @@ void AddVmCreateCommand(CLI::App& vm, Cli& cli) {
   Examples(
       cmd,
       "  kumo vm create web1 --image tiny --wait          # boot, wait, print the IP\n"
+      "  kumo vm create db1 --image tiny --persistent --volume data   # disks that persist\n"
       "  kumo vm create web2 --template tiny-web --ip web-ips\n"
       "  kumo vm create db1 --image debian-12 --flavor u1.medium --ssh-key ~/.ssh/id_ed25519.pub\n"
       "  kumo vm create app --image tiny --ip 10.10.0.5 --node-selector zone=a\n"

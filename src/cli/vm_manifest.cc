@@ -48,8 +48,26 @@ json::value BuildVirtualMachine(const VmOptions& o) {
   }
 
   json::array disks{json::object{{"name", "rootdisk"}, {"disk", json::object{{"bus", "virtio"}}}}};
-  json::array volumes{
-      json::object{{"name", "rootdisk"}, {"containerDisk", json::object{{"image", o.image}}}}};
+  json::array volumes;
+  json::array dv_templates;
+  if (o.root_volume_size.empty()) {
+    volumes.push_back(
+        json::object{{"name", "rootdisk"}, {"containerDisk", json::object{{"image", o.image}}}});
+  } else {
+    const std::string dv = o.name + "-root";
+    json::object storage{{"resources", json::object{{"requests", json::object{{"storage", o.root_volume_size}}}}}};
+    if (!o.storage_class.empty()) storage["storageClassName"] = o.storage_class;
+    dv_templates.push_back(json::object{
+        {"metadata", json::object{{"name", dv}}},
+        {"spec", json::object{{"source", json::object{{"registry", json::object{{"url", "docker://" + o.image}}}}},
+                              {"storage", std::move(storage)}}}});
+    volumes.push_back(json::object{{"name", "rootdisk"}, {"dataVolume", json::object{{"name", dv}}}});
+  }
+  for (const auto& claim : o.data_volumes) {
+    disks.push_back(json::object{{"name", "vol-" + claim}, {"disk", json::object{{"bus", "virtio"}}}});
+    volumes.push_back(json::object{{"name", "vol-" + claim},
+                                   {"persistentVolumeClaim", json::object{{"claimName", claim}}}});
+  }
   if (!o.user_data.empty()) {
     disks.push_back(
         json::object{{"name", "cloudinitdisk"}, {"disk", json::object{{"bus", "virtio"}}}});
@@ -70,16 +88,42 @@ json::value BuildVirtualMachine(const VmOptions& o) {
     tspec["nodeSelector"] = std::move(sel);
   }
 
-  return json::object{
-      {"apiVersion", "kubevirt.io/v1"},
-      {"kind", "VirtualMachine"},
-      {"metadata", std::move(meta)},
-      {"spec",
-       json::object{{"runStrategy", o.run_strategy},
+  json::object spec{{"runStrategy", o.run_strategy},
                     {"instancetype", json::object{{"kind", "VirtualMachineClusterInstancetype"},
                                                   {"name", o.flavor}}},
                     {"template", json::object{{"metadata", std::move(tmpl_meta)},
-                                              {"spec", std::move(tspec)}}}}}};
+                                              {"spec", std::move(tspec)}}}};
+  if (!dv_templates.empty()) spec["dataVolumeTemplates"] = std::move(dv_templates);
+  return json::object{{"apiVersion", "kubevirt.io/v1"},
+                      {"kind", "VirtualMachine"},
+                      {"metadata", std::move(meta)},
+                      {"spec", std::move(spec)}};
+}
+
+std::string DefaultRootVolumeSize(const std::string& image) {
+  return image == "tiny" ? "1Gi" : "10Gi";
+}
+
+std::string RootDiskOf(const json::value& vm) {
+  const json::value* vols = Find(vm, {"spec", "template", "spec", "volumes"});
+  if (!vols || !vols->is_array() || vols->get_array().empty()) return "none";
+  const json::value& root = vols->get_array()[0];
+  if (std::string img = GetString(root, {"containerDisk", "image"}); !img.empty()) {
+    return "ephemeral (image " + img + "; what the guest writes is lost at every start)";
+  }
+  std::string claim = GetString(root, {"persistentVolumeClaim", "claimName"});
+  if (claim.empty()) claim = GetString(root, {"dataVolume", "name"});
+  if (claim.empty()) return "other";
+  std::string detail;
+  if (const json::value* ts = Find(vm, {"spec", "dataVolumeTemplates"}); ts && ts->is_array()) {
+    for (const auto& t : ts->get_array()) {
+      if (GetString(t, {"metadata", "name"}) != claim) continue;
+      std::string size = GetString(t, {"spec", "storage", "resources", "requests", "storage"});
+      std::string cls = GetString(t, {"spec", "storage", "storageClassName"});
+      detail = " (" + size + ", class " + (cls.empty() ? "default" : cls) + "; deleted with the VM)";
+    }
+  }
+  return "persistent volume " + claim + detail + ": kept across stop, restart and migration";
 }
 
 StatusOr<std::string> UserDataWithKeys(const std::string& user_data,

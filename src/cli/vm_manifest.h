@@ -1,5 +1,6 @@
 // The VirtualMachine that `kumo vm create` generates: plain kubevirt.io/v1 and instancetype
-// fields only (an instancetype reference, a containerDisk, cloud-init NoCloud user data, a
+// fields only (an instancetype reference, a containerDisk or a DataVolume template for a
+// persistent root disk, claims as data disks, cloud-init NoCloud user data, a
 // bridge interface on the pod network, the Calico ipAddrs annotation for a fixed address), so
 // the manifest also applies on a real KubeVirt-on-Calico cluster. Pure functions.
 #pragma once
@@ -27,7 +28,20 @@ struct VmOptions {
   std::map<std::string, std::string> node_selector;
   std::string run_strategy = "Always";
   std::string template_name;  // recorded as a label when set
+  // The root disk: "" boots a fresh overlay of the image at every start (a containerDisk);
+  // a size ("10Gi") makes a persistent volume "<name>-root" from the image (a DataVolume the
+  // VM owns: deleted with it) that keeps what the guest writes.
+  std::string root_volume_size;
+  std::string storage_class;             // "" = the default class
+  std::vector<std::string> data_volumes;  // existing claims attached as extra disks
 };
+
+// The default size of a persistent root volume for `image`.
+std::string DefaultRootVolumeSize(const std::string& image);
+
+// "persistent volume web1-root (10Gi, class local)" or "ephemeral (image tiny, reset at every
+// start)": what kind of root disk a VirtualMachine has.
+std::string RootDiskOf(const json::value& vm);
 
 // The flavor used when none is given: k1.tiny for the tiny image, u1.small otherwise.
 std::string DefaultFlavorFor(const std::string& image);

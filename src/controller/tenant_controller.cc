@@ -42,7 +42,9 @@ TenantController::TenantController(store::Store& store, store::WatchCache& cache
   // Changes to what counts against a quota refresh the tenant's usage, for tenants only.
   for (const auto* r : {&Resource("kubevirt.io", "v1", "virtualmachines"),
                         &Resource("kubevirt.io", "v1", "virtualmachineinstances"),
-                        &Resource("kumo.io", "v1alpha1", "ipreservations")}) {
+                        &Resource("kumo.io", "v1alpha1", "ipreservations"),
+                        &Resource("", "v1", "persistentvolumeclaims"),
+                        &Resource("cdi.kubevirt.io", "v1beta1", "datavolumes")}) {
     watches.push_back({r->KeyPrefix(), [r, &cache](const store::CachedObject& o) {
                          std::string key = TenantKeyOfNamespaced(o.key, *r);
                          if (!cache.Get(key)) return std::vector<std::string>{};

@@ -5,6 +5,7 @@
 
 #include "api/kubevirt.h"
 #include "api/quantity.h"
+#include "api/storage.h"
 #include "api/vm_size.h"
 
 namespace kumo::server {
@@ -28,11 +29,34 @@ constexpr Named kResources[] = {{"vcpus", &Amounts::vcpus},
                                 {"memory", &Amounts::memory},
                                 {"vms", &Amounts::vms},
                                 {"ips", &Amounts::ips},
-                                {"reservations", &Amounts::reservations}};
+                                {"reservations", &Amounts::reservations},
+                                {"volumes", &Amounts::volumes},
+                                {"storage", &Amounts::storage}};
+
+bool IsBytes(int64_t Amounts::*field) {
+  return field == &Amounts::memory || field == &Amounts::storage;
+}
+
+// The storage that a DataVolume (or a VM's DataVolume template) asks for.
+StatusOr<int64_t> DataVolumeStorage(const json::value& dv) {
+  const json::value* storage = Find(dv, {"spec", "storage"});
+  if (!storage) storage = Find(dv, {"spec", "pvc"});
+  if (!storage) return Status(Code::kInvalid, "the DataVolume has no spec.storage");
+  return api::RequestedStorage(*storage);
+}
+
+bool OwnedBy(const json::value& obj, std::string_view kind) {
+  const json::value* refs = Find(obj, {"metadata", "ownerReferences"});
+  if (!refs || !refs->is_array()) return false;
+  for (const auto& r : refs->get_array()) {
+    if (GetString(r, {"kind"}) == kind) return true;
+  }
+  return false;
+}
 
 std::string Format(const Named& r, int64_t v) {
   return std::string(r.name) + "=" +
-         (r.field == &Amounts::memory ? FormatMemory(v) : std::to_string(v));
+         (IsBytes(r.field) ? FormatMemory(v) : std::to_string(v));
 }
 
 }  // namespace
@@ -72,13 +96,13 @@ Quota ParseQuota(const json::value* quota) {
   for (const auto& r : kResources) {
     const json::value* v = Find(*quota, {r.name});
     if (!v || v->is_null()) continue;
-    if (r.field == &Amounts::memory) {
+    if (IsBytes(r.field)) {
       StatusOr<double> bytes = v->is_string()   ? api::ParseQuantity(v->get_string())
                                : v->is_number() ? StatusOr<double>(v->to_number<double>())
                                                 : StatusOr<double>(BadRequest("not a quantity"));
       // Limits past 8 EiB are as good as none.
       if (bytes.ok() && *bytes >= 0) {
-        q.limits.memory = *bytes < 9.2e18 ? static_cast<int64_t>(*bytes) : kUnlimited;
+        q.limits.*r.field = *bytes < 9.2e18 ? static_cast<int64_t>(*bytes) : kUnlimited;
       }
     } else if ((v->is_int64() || v->is_uint64()) && v->to_number<int64_t>() >= 0) {
       q.limits.*r.field = v->to_number<int64_t>();
@@ -103,7 +127,36 @@ StatusOr<Amounts> ClaimOfVm(const json::value& vm, const FlavorLookup& flavors) 
   }
   KUMO_ASSIGN_OR_RETURN(api::VmSize size,
                         api::VmSizeOf(spec, "VirtualMachine", name, "spec.template.spec"));
-  return ClaimOf(size, !api::VmReservation(vm).empty());
+  Amounts claim = ClaimOf(size, !api::VmReservation(vm).empty());
+  // The VM's own DataVolumes count with it.
+  if (const json::value* ts = Find(vm, {"spec", "dataVolumeTemplates"}); ts && ts->is_array()) {
+    for (const auto& t : ts->get_array()) {
+      StatusOr<int64_t> bytes = DataVolumeStorage(t);
+      if (!bytes.ok()) {
+        return Status(Code::kInvalid, "VirtualMachine \"" + name + "\": dataVolumeTemplates " +
+                                          GetString(t, {"metadata", "name"}) + ": " +
+                                          bytes.status().message());
+      }
+      Amounts v;
+      v.volumes = 1;
+      v.storage = *bytes;
+      claim += v;
+    }
+  }
+  return claim;
+}
+
+StatusOr<Amounts> ClaimOfVolume(const json::value& obj) {
+  Amounts a;
+  const bool dv = GetString(obj, {"kind"}) == "DataVolume";
+  if (OwnedBy(obj, dv ? "VirtualMachine" : "DataVolume")) return a;
+  StatusOr<int64_t> bytes = dv ? DataVolumeStorage(obj)
+                               : api::RequestedStorage(Find(obj, {"spec"}) ? *Find(obj, {"spec"})
+                                                                           : json::value());
+  if (!bytes.ok()) return bytes.status();
+  a.volumes = 1;
+  a.storage = *bytes;
+  return a;
 }
 
 StatusOr<Amounts> ClaimOfVmi(const json::value& vmi) {
@@ -159,7 +212,9 @@ json::object AmountsToJson(const Amounts& a) {
                       {"memory", FormatMemory(a.memory)},
                       {"vms", a.vms},
                       {"ips", a.ips},
-                      {"reservations", a.reservations}};
+                      {"reservations", a.reservations},
+                      {"volumes", a.volumes},
+                      {"storage", FormatMemory(a.storage)}};
 }
 
 }  // namespace kumo::server

@@ -28,6 +28,8 @@ struct Amounts {
   int64_t vms = 0;
   int64_t ips = 0;
   int64_t reservations = 0;
+  int64_t volumes = 0;  // PersistentVolumeClaims (and DataVolumes standing for one)
+  int64_t storage = 0;  // bytes the volumes ask for
 
   Amounts& operator+=(const Amounts& o);
   Amounts& operator-=(const Amounts& o);
@@ -38,12 +40,13 @@ inline constexpr int64_t kUnlimited = -1;
 
 // A tenant's spec.quota; unset resources are unlimited.
 struct Quota {
-  Amounts limits{kUnlimited, kUnlimited, kUnlimited, kUnlimited, kUnlimited};
+  Amounts limits{kUnlimited, kUnlimited, kUnlimited, kUnlimited,
+                 kUnlimited, kUnlimited, kUnlimited};
   // True when any resource is limited.
   bool Any() const;
 };
 
-// Reads spec.quota ({vcpus, memory, vms, ips, reservations}); malformed entries are unlimited
+// Reads spec.quota ({vcpus, memory, vms, ips, reservations, volumes, storage}); malformed entries are unlimited
 // (validation rejects them before they are stored).
 Quota ParseQuota(const json::value* quota);
 
@@ -56,6 +59,9 @@ StatusOr<Amounts> ClaimOfVm(const json::value& vm, const FlavorLookup& flavors);
 StatusOr<Amounts> ClaimOfVmi(const json::value& vmi);
 // What an IPReservation claims.
 Amounts ClaimOfReservation(const json::value& reservation);
+// What a PersistentVolumeClaim or a DataVolume claims: one volume and its size; nothing when a
+// DataVolume (or a VM) owns it, since its owner counts it. Invalid when the size is unreadable.
+StatusOr<Amounts> ClaimOfVolume(const json::value& claim_or_data_volume);
 
 // OK when replacing `old_claim` by `new_claim` keeps every resource that grows within `quota`,
 // given `used` (which includes `old_claim`). Otherwise Forbidden:

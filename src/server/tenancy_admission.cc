@@ -135,7 +135,9 @@ Status TenantPolicyAdmission::Admit(const AdmissionRequest& req) {
   bool vm = kind == "VirtualMachine" && req.resource.group == "kubevirt.io";
   bool vmi = kind == "VirtualMachineInstance" && req.resource.group == "kubevirt.io";
   bool reservation = kind == "IPReservation" && req.resource.group == "kumo.io";
-  if (!vm && !vmi && !reservation) return Status::Ok();
+  bool volume = (kind == "PersistentVolumeClaim" && req.resource.group.empty()) ||
+                (kind == "DataVolume" && req.resource.group == "cdi.kubevirt.io");
+  if (!vm && !vmi && !reservation && !volume) return Status::Ok();
   std::shared_ptr<const TenantInfo> tenant = tenants_.Get(req.ns);
   if (!tenant) return Status::Ok();
   std::string prefix = ForbiddenPrefix(req);
@@ -162,7 +164,7 @@ Status TenantPolicyAdmission::Admit(const AdmissionRequest& req) {
   } else if (vmi) {
     KUMO_RETURN_IF_ERROR(ApplyNodePolicy(EnsureObject(obj, {"spec"}), ObjectAt(req.old, {"spec"}),
                                          "spec", *tenant, prefix));
-  } else {
+  } else if (reservation) {
     KUMO_RETURN_IF_ERROR(CheckPool(GetString(obj, {"spec", "pool"}), *tenant, prefix, "spec.pool"));
   }
   if (!tenant->quota.Any()) return Status::Ok();
@@ -172,6 +174,7 @@ Status TenantPolicyAdmission::Admit(const AdmissionRequest& req) {
 StatusOr<Amounts> TenantPolicyAdmission::ClaimOf(const api::ResourceInfo& r, const json::value& obj,
                                                  const std::string& ns) {
   if (r.kind == "IPReservation") return ClaimOfReservation(obj);
+  if (r.kind == "PersistentVolumeClaim" || r.kind == "DataVolume") return ClaimOfVolume(obj);
   if (r.kind == "VirtualMachineInstance") {
     // A VM's own VMI is counted with the VM. Only the VM controller sets that ownerReference
     // (ServerFieldsAdmission), so a VMI that merely shares a VM's name counts on its own.
@@ -266,6 +269,9 @@ StatusOr<Amounts> TenantPolicyAdmission::UsageLocked(const std::string& ns) {
   store::WatchCache::Page vmis, reservations;
   visit(Kind("kubevirt.io", "virtualmachineinstances"), vmis);
   visit(Kind("kumo.io", "ipreservations"), reservations);
+  store::WatchCache::Page claims, data_volumes;
+  visit(Kind("", "persistentvolumeclaims"), claims);
+  visit(Kind("cdi.kubevirt.io", "datavolumes"), data_volumes);
   // Admitted creates the cache does not show yet.
   auto now = std::chrono::steady_clock::now();
   for (const auto& [key, p] : pending) {

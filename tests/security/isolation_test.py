@@ -2,7 +2,8 @@
 kubectl and raw HTTPS. One test per class of attack; each asserts that the attack is refused with
 a Kubernetes Status and that nothing was stored or changed.
 
-Classes: addresses outside IPAM; VM sizes that quota, scheduler and agent would read differently
+Classes: addresses outside IPAM; volumes (another tenant's claims and volumes, forged volume
+placements, volume quota, a node's reach over volumes); VM sizes that quota, scheduler and agent would read differently
 (overflow, number vs string, a VMI named like a VM); IP quota and pools; a node identity's reach;
 user names shared across tenants; connection set-up (deadline, resumption)."""
 import json
@@ -257,6 +258,130 @@ class IsolationTest(StatusAssertions, unittest.TestCase):
                                    "metadata": {"name": "weak"},
                                    "spec": {"nodeSelector": {"pool": "weak"}}})
         self.assertStatus(got, 422, fragment="node-restriction.kumo.io/")
+
+    # --- volumes -------------------------------------------------------------------------------
+    PVCS = "/api/v1/namespaces/{}/persistentvolumeclaims"
+    DVS = "/apis/cdi.kubevirt.io/v1beta1/namespaces/{}/datavolumes"
+
+    def claim(self, name, ns, size="16Mi", **spec):
+        body = {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                "metadata": {"name": name, "namespace": ns},
+                "spec": {"accessModes": ["ReadWriteOnce"],
+                         "resources": {"requests": {"storage": size}}}}
+        body["spec"].update(spec)
+        return body
+
+    def test_volumes_of_another_tenant_are_out_of_reach(self):
+        self.assertEqual(self.req("victor@v", "POST", self.PVCS.format("v"),
+                                  self.claim("v-data", "v"))[0], 201)
+        wait_for(lambda: self.server.request("GET", self.PVCS.format("v") + "/v-data")[1]
+                 .get("spec", {}).get("volumeName"), 30, what="v-data bound")
+        their_pv = self.server.request("GET", self.PVCS.format("v") + "/v-data")[1]["spec"]["volumeName"]
+        # Reading or listing volumes (cluster-scoped) or the other tenant's claims.
+        for path in ("/api/v1/persistentvolumes", "/api/v1/persistentvolumes/" + their_pv,
+                     self.PVCS.format("v"), self.PVCS.format("v") + "/v-data"):
+            self.assertStatus(self.req("mallory", "GET", path), 403)
+        # Binding a claim to their volume, on create and by a patch.
+        self.assertStatus(self.req("mallory", "POST", self.PVCS.format("m"),
+                                   self.claim("grab", "m", volumeName=their_pv)),
+                          422, fragment="binds a claim")
+        self.assertAbsent(self.PVCS.format("m") + "/grab")
+        self.assertEqual(self.req("mallory", "POST", self.PVCS.format("m"),
+                                  self.claim("mine", "m"))[0], 201)
+        got = self.req("mallory", "PATCH", self.PVCS.format("m") + "/mine",
+                       {"spec": {"volumeName": their_pv}}, "application/merge-patch+json")
+        self.assertStatus(got, 422, fragment="binds a claim")
+        # Copying their data: a clone source, a DataVolume source, in another namespace.
+        src = {"kind": "PersistentVolumeClaim", "name": "v-data", "namespace": "v"}
+        self.assertStatus(self.req("mallory", "POST", self.PVCS.format("m"),
+                                   self.claim("copy", "m", dataSourceRef=src)),
+                          422, fragment="own namespace")
+        self.assertStatus(self.req("mallory", "POST", self.PVCS.format("m"),
+                                   self.claim("copy", "m", dataSource={"kind": "PersistentVolumeClaim",
+                                                                       "name": "v-data"})),
+                          404, fragment="not found in namespace m")
+        dv = {"apiVersion": "cdi.kubevirt.io/v1beta1", "kind": "DataVolume",
+              "metadata": {"name": "copy", "namespace": "m"},
+              "spec": {"source": {"pvc": {"namespace": "v", "name": "v-data"}},
+                       "storage": {"resources": {"requests": {"storage": "16Mi"}}}}}
+        self.assertStatus(self.req("mallory", "POST", self.DVS.format("m"), dv), 422,
+                          fragment="own namespace")
+        self.assertAbsent(self.DVS.format("m") + "/copy")
+        # A VMI naming their claim (same name in its own namespace) finds nothing; one that
+        # writes where volumes live itself is refused.
+        vmi = self.vmi("peek")
+        vmi["spec"]["volumes"] = [{"name": "rootdisk",
+                                   "persistentVolumeClaim": {"claimName": "v-data"}}]
+        self.assertStatus(self.req("mallory", "POST", self.VMIS.format("m"), vmi), 404,
+                          fragment="not found in namespace m")
+        self.assertAbsent(self.VMIS.format("m") + "/peek")
+        forged = [{"volume": "rootdisk", "claim": "v-data", "pv": their_pv,
+                   "driver": "local.kumo.io", "sizeBytes": 16777216, "populated": True}]
+        vmi = self.vmi("forge", annotations={"kumo.io/volumes": json.dumps(forged)})
+        self.assertStatus(self.req("mallory", "POST", self.VMIS.format("m"), vmi), 422,
+                          fragment="kumo.io/volumes")
+        self.assertAbsent(self.VMIS.format("m") + "/forge")
+        code, pv = self.server.request("GET", "/api/v1/persistentvolumes/" + their_pv)
+        self.assertEqual(pv["spec"]["claimRef"]["namespace"], "v")
+        self.assertNotIn("kumo.io/attached-to", pv["metadata"].get("annotations", {}))
+
+    def test_volume_quota_counts_claims_data_volumes_and_templates(self):
+        self.server.request("PATCH", "/apis/kumo.io/v1alpha1/tenants/m",
+                            {"spec": {"quota": {"vcpus": 4, "memory": "4Gi", "ips": 5, "vms": 10,
+                                                "volumes": 3, "storage": "100Mi"}}},
+                            "application/merge-patch+json")
+        wait_for(lambda: self.req("mallory", "POST", self.PVCS.format("m"),
+                                  self.claim("huge", "m", size="1Gi"))[0] == 403, 30,
+                 what="the storage quota in force")
+        self.assertStatus(self.req("mallory", "POST", self.PVCS.format("m"),
+                                   self.claim("huge", "m", size="1Gi")),
+                          403, fragment="exceeded quota: m, requested: storage=1Gi")
+        # A claim that pretends a DataVolume owns it (owned claims count with their owner).
+        dodge = self.claim("dodge", "m", size="64Mi")
+        dodge["metadata"]["ownerReferences"] = [{"apiVersion": "cdi.kubevirt.io/v1beta1",
+                                                 "kind": "DataVolume", "name": "x", "uid": "1"}]
+        self.assertStatus(self.req("mallory", "POST", self.PVCS.format("m"), dodge), 422,
+                          fragment="ownerReferences")
+        # A VM's templates count with the VM.
+        vm = vm_manifest("fat", "m")
+        vm["spec"]["dataVolumeTemplates"] = [{"metadata": {"name": "fat-root"},
+                                              "spec": {"source": {"blank": {}},
+                                                       "storage": {"resources": {"requests": {"storage": "2Gi"}}}}}]
+        self.assertStatus(self.req("mallory", "POST", self.VMS.format("m"), vm), 403,
+                          fragment="storage=2Gi")
+        self.assertAbsent(self.VMS.format("m") + "/fat")
+
+    def test_node_touches_only_its_own_volumes(self):
+        path = os.path.join(self.dir, "n8.kubeconfig")
+        subprocess.run([KUMO, "node-kubeconfig", "n8", "--data-dir", self.server.data_dir,
+                        "--out", path], check=True, capture_output=True)
+        self.kc["n8"] = path
+        self.assertEqual(self.req("victor@v", "POST", self.PVCS.format("v"),
+                                  self.claim("v-other", "v"))[0], 201)
+        wait_for(lambda: self.server.request("GET", self.PVCS.format("v") + "/v-other")[1]
+                 .get("spec", {}).get("volumeName"), 30, what="v-other bound")
+        pv = self.server.request("GET", self.PVCS.format("v") + "/v-other")[1]["spec"]["volumeName"]
+        self.assertStatus(self.req("n8", "GET", "/api/v1/persistentvolumes"), 403)
+        self.assertStatus(self.req("n8", "GET", "/api/v1/persistentvolumes/" + pv), 403)
+        self.assertStatus(self.req("n8", "GET", "/api/v1/persistentvolumes?fieldSelector="
+                                   "spec.csi.volumeAttributes.node%3Dn9"), 403)
+        code, body = self.req("n8", "GET", "/api/v1/persistentvolumes?fieldSelector="
+                                           "spec.csi.volumeAttributes.node%3Dn8")
+        self.assertEqual((code, body["items"]), (200, []))
+        # Not its volume: no change at all, not even dropping the cleanup finalizer.
+        got = self.req("n8", "PATCH", "/api/v1/persistentvolumes/" + pv,
+                       {"metadata": {"finalizers": None}}, "application/merge-patch+json")
+        self.assertStatus(got, 403)
+        self.assertIn("kumo.io/volume-cleanup",
+                      self.server.request("GET", "/api/v1/persistentvolumes/" + pv)[1]["metadata"]["finalizers"])
+        # Its volume: only the finalizer, never where the data lives.
+        self.server.request("PATCH", "/api/v1/persistentvolumes/" + pv,
+                            {"spec": {"csi": {"volumeAttributes": {"node": "n8"}}}},
+                            "application/merge-patch+json")
+        got = self.req("n8", "PATCH", "/api/v1/persistentvolumes/" + pv,
+                       {"spec": {"csi": {"volumeAttributes": {"location": "/etc"}}}},
+                       "application/merge-patch+json")
+        self.assertStatus(got, 403, fragment="cleanup finalizer")
 
     # --- user names ----------------------------------------------------------------------------
     def test_same_user_name_in_two_tenants_is_two_people(self):
