@@ -214,10 +214,14 @@ Status Up(const LabOptions& o) {
 
   Progress("starting the API server on " + MgmtHostIp(o.id) + ":" + std::to_string(o.api_port));
   fs::create_directories(o.data_dir + "/server", ec);
+  fs::create_directories(o.data_dir + "/shared", ec);
   std::string listen = MgmtHostIp(o.id) + ":" + std::to_string(o.api_port);
   KUMO_ASSIGN_OR_RETURN(int server_pid,
                         SpawnDaemon({kumo, "server", "--data-dir", o.data_dir + "/server", "--listen", listen,
                                      "--tls-san", MgmtHostIp(o.id),
+                                     // Every lab node sees this directory, as real nodes would
+                                     // see an NFS export: the "shared" storage class.
+                                     "--shared-storage-dir", o.data_dir + "/shared",
                                      // A lab shows failover quickly.
                                      "--node-monitor-grace-seconds", "20", "--vm-eviction-seconds", "10"},
                                     o.data_dir + "/server/server.log"));

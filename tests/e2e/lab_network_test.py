@@ -5,9 +5,11 @@ the outside host (a workstation that reaches the API server and, through the top
 VMs), one `kumo vm create --wait` returns the IP once it answers, and the console log of a VM on
 a lab node comes through the API server. Last, a node fails (its agent, BIRD and VMs killed):
 its VM comes back on the other node with the same IP, reachable from outside, and the failed
-node rejoins cleanly. And a live migration: `kumo vm migrate --wait` moves a running VM (the same
+node rejoins cleanly; a VM counting on a volume of the shared storage class goes on counting
+on the other node from where it stopped. And a live migration: `kumo vm migrate --wait` moves a running VM (the same
 instance, never rebooted) to the other node, where its IP answers again."""
 import json
+import os
 import subprocess
 import tempfile
 import time
@@ -178,6 +180,74 @@ class LabNetworkTest(unittest.TestCase):
         r = self.lab.kubectl("get", "node", name, "-o", "json")
         self.assertEqual(r.returncode, 0, r.stderr)
         return json.loads(r.stdout)
+
+    def test_shared_volume_follows_the_vm_when_its_node_fails(self):
+        # The guest counts on its data volume (class "shared": a directory both lab nodes
+        # see, as they would see an NFS export) once a second, each count flushed (fsync) before
+        # it is printed: what a guest flushed is what survives a power loss, as on any disk.
+        counter = ("#!/bin/sh\n"
+                   "n=$(head -c 20 /dev/vdb | tr -dc 0-9)\n"
+                   "[ -n \"$n\" ] || n=0\n"
+                   "echo KUMO-COUNTER-START=$n\n"
+                   "while :; do\n"
+                   "  n=$((n+1))\n"
+                   "  printf '%-20s' $n | dd of=/dev/vdb conv=fsync 2>/dev/null\n"
+                   "  echo KUMO-COUNTER=$n\n"
+                   "  sleep 1\n"
+                   "done\n")
+        self.k("apply", "-f", "-", input=json.dumps({
+            "apiVersion": "v1", "kind": "PersistentVolumeClaim",
+            "metadata": {"name": "ledger", "namespace": NS},
+            "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": "shared",
+                     "resources": {"requests": {"storage": "16Mi"}}}}))
+        vm = vm_manifest("counter", namespace=NS, run_strategy="Always")
+        spec = vm["spec"]["template"]["spec"]
+        spec["domain"]["devices"]["disks"] += [{"name": "ledger", "disk": {"bus": "virtio"}},
+                                               {"name": "cloudinit", "disk": {"bus": "virtio"}}]
+        spec["volumes"] += [{"name": "ledger", "persistentVolumeClaim": {"claimName": "ledger"}},
+                            {"name": "cloudinit", "cloudInitNoCloud": {"userData": counter}}]
+        self.k("apply", "-f", "-", input=json.dumps(vm))
+        wait_for(lambda: self.vmi("counter", ".status.phase") == "Running", 240, what="counter Running")
+        first = self.vmi("counter", ".status.nodeName")
+        other = "node2" if first == "node1" else "node1"
+
+        def counts(node):
+            log = self.lab.console_log(node, NS, "counter").replace("\r", "")
+            return [int(line.split("=")[1]) for line in log.splitlines()
+                    if line.startswith("KUMO-COUNTER=") and line.split("=")[1].isdigit()]
+        wait_for(lambda: len(counts(first)) >= 5, 240, what="counter counting on " + first)
+        qemu = [int(p) for p in self.lab.exec(first, "pgrep", "-f", "tenant-a_counter").stdout.split()]
+        self.assertTrue(qemu, "the VM's QEMU on " + first)
+
+        # Pull the plug: agent, BIRD and QEMU of the node die at once.
+        r = subprocess.run([KUMO, "lab", "fail", first, "--data-dir", self.lab.data_dir],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        last_before = counts(first)[-1]
+        wait_for(lambda: self.vmi("counter", ".status.nodeName") == other and
+                 self.vmi("counter", ".status.phase") == "Running", 300, interval=1,
+                 what=f"counter Running again on {other}")
+        wait_for(lambda: len(counts(other)) >= 3, 240, what="counter counting on " + other)
+        after = counts(other)
+        # It continues from where it stopped: no earlier value (nothing lost), no gap beyond the
+        # one write that may have reached the disk after its last console line, and one writer.
+        self.assertIn(after[0] - last_before, (1, 2), f"before: ...{last_before}, after: {after[:5]}")
+        self.assertEqual(after, list(range(after[0], after[0] + len(after))))
+        self.assertEqual(counts(first)[-1], last_before, "the failed node wrote again")
+        for pid in qemu:
+            self.assertFalse(os.path.exists(f"/proc/{pid}"), f"QEMU {pid} of the failed node lives")
+        pv = self.lab.kubectl("get", "pvc", "ledger", "-n", NS, "-o", "jsonpath={.spec.volumeName}").stdout
+        self.assertEqual(self.lab.kubectl("get", "pv", pv, "-o",
+                                          "jsonpath={.spec.csi.volumeAttributes.node}").stdout, other)
+        print(f"\n  {first} failed at count {last_before}; counter went on from {after[0]} on {other}")
+
+        r = subprocess.run([KUMO, "lab", "recover", first, "--data-dir", self.lab.data_dir],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.k("delete", "vm", "counter", "-n", NS)
+        wait_for(lambda: self.lab.kubectl("get", "vmi", "counter", "-n", NS).returncode != 0, 120,
+                 what="counter gone")
+        self.k("delete", "pvc", "ledger", "-n", NS)
 
     def test_vm_comes_back_elsewhere_when_its_node_fails(self):
         ip = "10.100.0.77"

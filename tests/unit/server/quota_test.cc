@@ -365,5 +365,42 @@ TEST(NodeRestrictionTest, NodesCannotLabelThemselvesIntoATenantOrRedirectMigrati
   EXPECT_EQ(admit_vmi(v, "").code(), Code::kForbidden);
 }
 
+TEST(QuotaTest, VolumesClaimTheirSizeOnceWhoeverOwnsThem) {
+  auto pvc = *ParseJson(R"({"kind":"PersistentVolumeClaim","metadata":{"name":"d"},
+      "spec":{"resources":{"requests":{"storage":"10Gi"}}}})");
+  auto claim = ClaimOfVolume(pvc);
+  ASSERT_TRUE(claim.ok());
+  EXPECT_EQ(claim->volumes, 1);
+  EXPECT_EQ(claim->storage, 10LL << 30);
+  // A DataVolume's claim counts with the DataVolume, a VM's DataVolume with the VM.
+  auto owned = pvc;
+  owned.get_object()["metadata"].get_object()["ownerReferences"] =
+      json::array{json::object{{"kind", "DataVolume"}, {"name", "d"}}};
+  EXPECT_EQ(ClaimOfVolume(owned)->volumes, 0);
+  auto dv = *ParseJson(R"({"kind":"DataVolume","metadata":{"name":"d",
+      "ownerReferences":[{"kind":"VirtualMachine","name":"vm"}]},
+      "spec":{"storage":{"resources":{"requests":{"storage":"2Gi"}}}}})");
+  EXPECT_EQ(ClaimOfVolume(dv)->storage, 0);
+  dv.get_object()["metadata"].get_object().erase("ownerReferences");
+  EXPECT_EQ(ClaimOfVolume(dv)->storage, 2LL << 30);
+  auto vm = *ParseJson(R"({"metadata":{"name":"vm"},"spec":{
+      "dataVolumeTemplates":[{"metadata":{"name":"a"},"spec":{"storage":{"resources":{"requests":{"storage":"3Gi"}}}}},
+                             {"metadata":{"name":"b"},"spec":{"pvc":{"resources":{"requests":{"storage":"1Gi"}}}}}],
+      "template":{"spec":{"domain":{"cpu":{"cores":1},"memory":{"guest":"128Mi"}}}}}})");
+  auto vm_claim = ClaimOfVm(vm, nullptr);
+  ASSERT_TRUE(vm_claim.ok()) << vm_claim.status().ToString();
+  EXPECT_EQ(vm_claim->volumes, 2);
+  EXPECT_EQ(vm_claim->storage, 4LL << 30);
+  // Over the limit: Kubernetes' message, in Gi.
+  Quota q;
+  q.limits.storage = 5LL << 30;
+  Amounts used;
+  used.storage = 4LL << 30;
+  Status st = CheckQuota("acme", q, used, Amounts{}, *claim);
+  EXPECT_EQ(st.code(), Code::kForbidden);
+  EXPECT_NE(st.message().find("requested: storage=10Gi, used: storage=4Gi, limited: storage=5Gi"),
+            std::string::npos) << st.message();
+}
+
 }  // namespace
 }  // namespace kumo::server
