@@ -12,6 +12,7 @@
 #include <set>
 #include <thread>
 
+#include "agent/image_cache.h"
 #include "agent/node_endpoint.h"
 #include "api/kubevirt.h"
 #include "agent/vm_network.h"
@@ -105,6 +106,12 @@ class AgentImpl : public Agent {
   std::unique_ptr<client::RestClient> client_;
   std::unique_ptr<Runtime> runtime_;
   std::unique_ptr<VmNetwork> network_;
+  std::unique_ptr<ImageCache> images_;
+  // Where an Image's bytes are on this node (the cache for uploaded images); events go to `vmi`.
+  ImageResolver ResolverFor(const json::value& vmi);
+  // Reports the cached images in the Node's status.images (when they changed).
+  void ReportImages();
+  size_t reported_images_ = 0;  // guarded by mu_
   std::unique_ptr<NodeEndpoint> endpoint_;
   std::string migration_host_;  // where other nodes reach this one for live migrations
   bool kvm_ = false;
@@ -132,6 +139,7 @@ Status AgentImpl::Init() {
     options_.node_name = host;
   }
   kvm_ = options_.accel == "kvm" || (options_.accel == "auto" && ProbeKvm("qemu-system-x86_64", 3000));
+  images_ = std::make_unique<ImageCache>(*client_, options_.data_dir + "/images");
   network_ = std::make_unique<VmNetwork>(
       VmNetworkOptions{options_.data_dir, options_.node_name, options_.node_ip});
   migration_host_ = !options_.advertise_host.empty() ? options_.advertise_host
@@ -613,7 +621,7 @@ void AgentImpl::Sync(const std::string& ns, const std::string& name) {
     return;
   }
   // Scheduled here: start it.
-  StatusOr<VmSpec> spec = SpecFromVmi(vmi, *client_);
+  StatusOr<VmSpec> spec = SpecFromVmi(vmi, *client_, ResolverFor(vmi));
   if (!spec.ok()) {
     std::string reason = spec.status().code() == Code::kNotFound ? "ErrImagePull" : "FailedCreate";
     spdlog::warn("cannot start {}/{}: {}", ns, name, spec.status().message());
@@ -692,9 +700,51 @@ StatusOr<std::string> AgentImpl::RoutedAddress(const std::string& ns, const std:
   return ip;
 }
 
+ImageResolver AgentImpl::ResolverFor(const json::value& vmi) {
+  return [this, vmi](const json::value& image) -> StatusOr<std::string> {
+    if (!Find(image, {"spec", "source", "upload"})) return GetString(image, {"status", "path"});
+    std::string sum = GetString(image, {"status", "checksum"});
+    if (sum.starts_with("sha256:")) sum = sum.substr(7);
+    auto path = images_->Get(GetString(image, {"metadata", "name"}), sum,
+                             [&](const std::string& what) {
+                               bool bad = what.find("corrupted") != std::string::npos;
+                               RecordEvent(vmi, bad ? "Warning" : "Normal",
+                                           bad ? "ImageCorrupted" : "ImageFetched", what);
+                             });
+    if (path.ok()) ReportImages();
+    return path;
+  };
+}
+
+void AgentImpl::ReportImages() {
+  std::vector<CachedImage> cached = images_->List();
+  {
+    std::lock_guard lock(mu_);
+    if (cached.size() == reported_images_) return;
+    reported_images_ = cached.size();
+  }
+  json::array list;
+  for (const auto& c : cached) {
+    list.push_back(json::object{
+        {"names", json::array{json::value("kumo.io/images/" + c.name + "@sha256:" + c.sha256)}},
+        {"sizeBytes", c.size}});
+  }
+  auto patched = client_->Patch(ResourcePath("", "v1", "nodes", "", options_.node_name, "status"),
+                                PatchType::kMerge,
+                                json::object{{"status", json::object{{"images", std::move(list)}}}});
+  if (!patched.ok()) spdlog::warn("cannot report cached images: {}", patched.status().ToString());
+}
+
 Status AgentImpl::AttachVolumes(const json::value& vmi, VmSpec& spec) {
   KUMO_ASSIGN_OR_RETURN(std::vector<api::VolumeDisk> disks, api::DisksOf(vmi));
   if (disks.empty()) return Status::Ok();
+  // Uploaded images that fill new volumes come from this node's cache.
+  for (auto& d : disks) {
+    if (d.populated || d.source != "image" || d.image_checksum.empty()) continue;
+    auto img = client_->Get(ResourcePath("kumo.io", "v1alpha1", "images", "", d.image_name));
+    if (!img.ok()) return img.status();
+    KUMO_ASSIGN_OR_RETURN(d.image_path, ResolverFor(vmi)(*img));
+  }
   KUMO_ASSIGN_OR_RETURN(spec.volumes, PrepareVolumes(disks, VolumeDir()));
   return Status::Ok();
 }
@@ -725,7 +775,7 @@ void AgentImpl::SyncIncoming(const std::string& ns, const std::string& name,
                     "");
   };
   if (local.phase != VmPhase::kAbsent) return fail("a VM of the same name is already here");
-  StatusOr<VmSpec> spec = SpecFromVmi(vmi, *client_);
+  StatusOr<VmSpec> spec = SpecFromVmi(vmi, *client_, ResolverFor(vmi));
   if (!spec.ok()) return fail(spec.status().message());
   if (Status vols = AttachVolumes(vmi, *spec); !vols.ok()) return fail(vols.message());
   const std::string ip = GetString(vmi, {"metadata", "annotations", "kumo.io/ip"});

@@ -65,7 +65,8 @@ std::string RoutedNetworkConfig(const std::string& ip, const std::vector<std::st
   return out;
 }
 
-StatusOr<VmSpec> SpecFromVmi(const json::value& vmi, client::RestClient& client) {
+StatusOr<VmSpec> SpecFromVmi(const json::value& vmi, client::RestClient& client,
+                             const ImageResolver& resolve) {
   VmSpec spec;
   spec.ns = GetString(vmi, {"metadata", "namespace"});
   spec.name = GetString(vmi, {"metadata", "name"});
@@ -100,11 +101,17 @@ StatusOr<VmSpec> SpecFromVmi(const json::value& vmi, client::RestClient& client)
           }
           return img.status();
         }
-        if (GetString(*img, {"status", "phase"}) != "Ready" || GetString(*img, {"status", "path"}).empty()) {
+        const bool uploaded = Find(*img, {"spec", "source", "upload"}) != nullptr;
+        if (GetString(*img, {"status", "phase"}) != "Ready" ||
+            (!uploaded && GetString(*img, {"status", "path"}).empty())) {
           return NotFound("image \"" + image + "\" is not ready yet (phase " +
                           GetString(*img, {"status", "phase"}, "Pending") + ")");
         }
-        spec.image_path = GetString(*img, {"status", "path"});
+        if (resolve) {
+          KUMO_ASSIGN_OR_RETURN(spec.image_path, resolve(*img));
+        } else {
+          spec.image_path = GetString(*img, {"status", "path"});
+        }
         spec.image_format = GetString(*img, {"spec", "format"}, "qcow2");
       } else if (Find(v, {"persistentVolumeClaim"}) || Find(v, {"dataVolume"})) {
         if (!attached.count(vname)) {

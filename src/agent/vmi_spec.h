@@ -6,14 +6,20 @@
 #include "client/rest_client.h"
 #include "common/json.h"
 
+#include <functional>
 #include <string>
 #include <vector>
 
 namespace kumo::agent {
 
+// Where this node finds a Ready Image's bytes: its status.path, or (for an uploaded image) a
+// file in the node's image cache.
+using ImageResolver = std::function<StatusOr<std::string>(const json::value& image)>;
+
 // NotFound (with a message a user can act on) when the image is missing or not ready;
-// BadRequest for volumes Kumo cannot run yet.
-StatusOr<VmSpec> SpecFromVmi(const json::value& vmi, client::RestClient& client);
+// BadRequest for volumes Kumo cannot run yet. `resolve` null: status.path.
+StatusOr<VmSpec> SpecFromVmi(const json::value& vmi, client::RestClient& client,
+                             const ImageResolver& resolve = nullptr);
 
 // status.interfaces: the VMI's routed address (annotation kumo.io/ip), or 10.0.2.15 for a VM on
 // QEMU user-mode NAT (no IP pool), as KubeVirt's masquerade binding reports its guest address.

@@ -299,7 +299,24 @@ ResourceInfo Image() {
   r.selectable_fields = {"status.phase"};
   r.columns = {NameColumn(), PathColumn("Format", "spec.format", "qcow2 or raw."),
                PathColumn("Phase", "status.phase", "Pending, Importing, Ready or Failed."),
-               PathColumn("Size", "status.size", "Size in bytes."), AgeColumn(),
+               PathColumn("Size", "status.size", "Size in bytes."),
+               {"Nodes", "string", "", "Nodes whose cache holds an uploaded image.", 0,
+                [](const json::value& o, int64_t) {
+                  const json::value* nodes = Find(o, {"status", "nodes"});
+                  if (!Find(o, {"spec", "source", "upload"})) return json::value("all (path)");
+                  if (!nodes || !nodes->is_array() || nodes->get_array().empty()) {
+                    return json::value("<none>");
+                  }
+                  std::string out;
+                  size_t shown = 0;
+                  for (const auto& n : nodes->get_array()) {
+                    if (!n.is_string() || ++shown > 3) continue;
+                    out += (out.empty() ? "" : ",") + std::string(n.get_string());
+                  }
+                  if (shown > 3) out += " +" + std::to_string(shown - 3) + " more";
+                  return json::value(out);
+                }},
+               AgeColumn(),
                PathColumn("Checksum", "status.checksum", "sha256 of the image.", 1)};
   r.validate = ValidateImage;
   return r;

@@ -68,6 +68,10 @@ json::value DisksToJson(const std::vector<VolumeDisk>& disks) {
     if (d.source == "image") {
       o["imagePath"] = d.image_path;
       o["imageFormat"] = d.image_format;
+      if (!d.image_checksum.empty()) {
+        o["imageName"] = d.image_name;
+        o["imageChecksum"] = d.image_checksum;
+      }
     } else if (d.source == "clone") {
       o["clonePv"] = d.clone_pv;
       o["cloneDriver"] = d.clone_driver;
@@ -98,6 +102,8 @@ StatusOr<std::vector<VolumeDisk>> DisksOf(const json::value& vmi) {
     d.source = GetString(v, {"source"}, "blank");
     d.image_path = GetString(v, {"imagePath"});
     d.image_format = GetString(v, {"imageFormat"});
+    d.image_name = GetString(v, {"imageName"});
+    d.image_checksum = GetString(v, {"imageChecksum"});
     d.clone_pv = GetString(v, {"clonePv"});
     d.clone_driver = GetString(v, {"cloneDriver"});
     d.clone_location = GetString(v, {"cloneLocation"});

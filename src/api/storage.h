@@ -79,6 +79,8 @@ struct VolumeDisk {
   // "clone" (of another volume of the same namespace).
   std::string source = "blank";
   std::string image_path, image_format;                // source "image"
+  // An uploaded Image (no path on the nodes): the node fetches it by checksum into its cache.
+  std::string image_name, image_checksum;
   std::string clone_pv, clone_driver, clone_location;  // source "clone"
 };
 json::value DisksToJson(const std::vector<VolumeDisk>& disks);

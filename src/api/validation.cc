@@ -339,7 +339,7 @@ Status ValidateImage(const json::value& obj) {
   const json::value* source = Find(obj, {"spec", "source"});
   int kinds = 0;
   if (source && source->is_object()) {
-    for (auto k : {"file", "url", "builtin"}) {
+    for (auto k : {"file", "url", "builtin", "upload"}) {
       if (Find(*source, {k})) ++kinds;
     }
     std::string builtin = GetString(*source, {"builtin"});
@@ -348,7 +348,9 @@ Status ValidateImage(const json::value& obj) {
     }
   }
   if (kinds != 1) {
-    errs.Required("spec.source", "exactly one of file (a path on the nodes), url or builtin");
+    errs.Required("spec.source",
+                  "exactly one of file (a path on the nodes), url, builtin or upload (bytes "
+                  "uploaded to the server, which nodes fetch into their cache)");
   }
   return errs.ToStatus(KindOf(obj), GetString(obj, {"metadata", "name"}));
 }

@@ -340,6 +340,8 @@ void AddImageCommands(CLI::App& app, Cli& cli) {
            "debian-12-genericcloud-amd64.qcow2 --name debian-12");
   OnRun(imp, cli, [&cli, imf] { return RunImport(cli, *imf); });
 
+  AddImageUploadCommand(*image, cli);
+
   auto df = std::make_shared<DeleteFlags>();
   CLI::App* del = image->add_subcommand("delete", "Delete images (refused while VMs use them)");
   del->alias("rm");

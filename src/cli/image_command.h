@@ -11,6 +11,8 @@ class App;
 namespace kumo::cli {
 
 void AddImageCommands(CLI::App& app, Cli& cli);
+// `kumo image upload` (image_upload.cc), under the `image` command.
+void AddImageUploadCommand(CLI::App& image, Cli& cli);
 
 // An Image name from a file name or URL: its last path segment without extensions such as
 // .qcow2, .img, .raw, lower-cased, other characters replaced by '-'.

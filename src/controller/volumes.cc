@@ -182,6 +182,10 @@ StatusOr<api::VolumeDisk> Volumes::DiskFor(const std::string& ns, const api::Cla
       d.source = "image";
       d.image_path = GetString(*img, {"status", "path"});
       d.image_format = GetString(*img, {"spec", "format"}, "qcow2");
+      if (Find(*img, {"spec", "source", "upload"})) {
+        d.image_name = image;
+        d.image_checksum = GetString(*img, {"status", "checksum"});
+      }
     }
   } else if (kind == "PersistentVolumeClaim" && !d.populated) {
     std::string source = GetString(*ds, {"name"});

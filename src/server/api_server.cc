@@ -15,6 +15,7 @@
 #include "controller/ipam_controller.h"
 #include "controller/tenant_controller.h"
 #include "controller/vm_controller.h"
+#include "controller/image_controller.h"
 #include "controller/volume_controller.h"
 #include "common/file_util.h"
 #include "common/log.h"
@@ -24,6 +25,7 @@
 #include "server/discovery.h"
 #include "server/event_rate_limit.h"
 #include "server/flow_control.h"
+#include "server/image_data.h"
 #include "http/http_server.h"
 #include "server/ipam_admission.h"
 #include "server/metrics.h"
@@ -103,6 +105,7 @@ class ApiServerImpl : public ApiServer {
   std::unique_ptr<store::WatchCache> cache_;
   std::unique_ptr<ResourceHandler> handler_;
   std::unique_ptr<VmSubresources> subresources_;
+  std::unique_ptr<ImageData> image_data_;
   std::unique_ptr<VmConsole> console_;
   std::unique_ptr<controller::EventRecorder> events_;
   std::unique_ptr<controller::VmController> vm_controller_;
@@ -110,6 +113,7 @@ class ApiServerImpl : public ApiServer {
   std::unique_ptr<controller::IpamController> ipam_controller_;
   std::unique_ptr<controller::Volumes> volumes_;
   std::unique_ptr<controller::VolumeController> volume_controller_;
+  std::unique_ptr<controller::ImageController> image_controller_;
   std::unique_ptr<scheduler::Scheduler> scheduler_;
   std::unique_ptr<controller::NodeLifecycleController> node_lifecycle_;
   std::unique_ptr<scheduler::MigrationController> migrations_;
@@ -179,6 +183,7 @@ Status ApiServerImpl::Init() {
   };
   handler_ = std::make_unique<ResourceHandler>(std::move(hc));
   subresources_ = std::make_unique<VmSubresources>(*store_, RealClock::Get());
+  image_data_ = std::make_unique<ImageData>(*store_, options_.data_dir + "/images");
 
   // Controllers run in the server process, on the store and cache directly.
   events_ = std::make_unique<controller::EventRecorder>(event_store_->store(), RealClock::Get(), "kumo-controller");
@@ -186,6 +191,7 @@ Status ApiServerImpl::Init() {
   scheduler_ = std::make_unique<scheduler::Scheduler>(*store_, *cache_, *events_, RealClock::Get());
   ipam_controller_ = std::make_unique<controller::IpamController>(*store_, *cache_, *events_, RealClock::Get());
   volume_controller_ = std::make_unique<controller::VolumeController>(*store_, *cache_, *events_);
+  image_controller_ = std::make_unique<controller::ImageController>(*store_, *cache_);
   tenant_controller_ = std::make_unique<controller::TenantController>(
       *store_, *cache_, *events_, RealClock::Get(), [this](const std::string& ns) -> StatusOr<json::object> {
         KUMO_ASSIGN_OR_RETURN(Amounts used, tenant_policy_->Usage(ns));
@@ -205,6 +211,7 @@ Status ApiServerImpl::Init() {
   tenant_controller_->Start();
   ipam_controller_->Start();
   volume_controller_->Start();
+  image_controller_->Start();
 
   // Transport.
   http::ServerOptions ho;
@@ -352,6 +359,7 @@ void ApiServerImpl::Stop() {
   if (migrations_) migrations_->Stop();
   if (ipam_controller_) ipam_controller_->Stop();
   if (volume_controller_) volume_controller_->Stop();
+  if (image_controller_) image_controller_->Stop();
   if (vm_controller_) vm_controller_->Stop();
   if (tenant_controller_) tenant_controller_->Stop();
   if (cache_) cache_->Stop();
@@ -489,6 +497,10 @@ void ApiServerImpl::Route(const http::Request& req, const RequestInfo& info, con
   if (info.group == "subresources.kubevirt.io" && info.version == "v1") {
     if (VmConsole::Handles(info)) return console_->Serve(info, query, req, writer);
     writer.Send(subresources_->Serve(info, req));
+    return;
+  }
+  if (ImageData::Handles(info)) {
+    writer.Send(image_data_->Serve(info, query, req));
     return;
   }
   const api::ResourceInfo* r = registry_.Find(info.group, info.version, info.resource);

@@ -6,7 +6,8 @@ VMs), one `kumo vm create --wait` returns the IP once it answers, and the consol
 a lab node comes through the API server. Last, a node fails (its agent, BIRD and VMs killed):
 its VM comes back on the other node with the same IP, reachable from outside, and the failed
 node rejoins cleanly; a VM counting on a volume of the shared storage class goes on counting
-on the other node from where it stopped. And a live migration: `kumo vm migrate --wait` moves a running VM (the same
+on the other node from where it stopped; an image uploaded once boots on both nodes from their
+own caches, and a corrupted cached copy is fetched again. And a live migration: `kumo vm migrate --wait` moves a running VM (the same
 instance, never rebooted) to the other node, where its IP answers again."""
 import json
 import os
@@ -180,6 +181,55 @@ class LabNetworkTest(unittest.TestCase):
         r = self.lab.kubectl("get", "node", name, "-o", "json")
         self.assertEqual(r.returncode, 0, r.stderr)
         return json.loads(r.stdout)
+
+    def test_uploaded_image_reaches_each_node_by_checksum(self):
+        # The lab's own image directory holds the tiny image; upload a copy of it once. Each
+        # node's cache (<lab>/<node>/images) is its own: nothing is shared between them.
+        tiny = self.lab.kubectl("get", "image", "tiny", "-o", "jsonpath={.status.path}").stdout
+        r = subprocess.run([KUMO, "--kubeconfig", self.lab.kubeconfig, "image", "upload", tiny,
+                            "--name", "carried"], capture_output=True, text=True, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        checksum = self.lab.kubectl("get", "image", "carried", "-o",
+                                    "jsonpath={.status.checksum}").stdout
+        self.assertTrue(checksum.startswith("sha256:"), checksum)
+        digest = checksum[len("sha256:"):]
+        for node in ("node1", "node2"):
+            vm = vm_manifest(f"carried-{node}", namespace=NS, run_strategy="Always")
+            spec = vm["spec"]["template"]["spec"]
+            spec["volumes"][0]["containerDisk"]["image"] = "carried"
+            spec["nodeSelector"] = {"kubernetes.io/hostname": node}
+            self.k("apply", "-f", "-", input=json.dumps(vm))
+        for node in ("node1", "node2"):
+            wait_for(lambda node=node: "KUMO-BOOT-OK" in self.lab.console_log(node, NS, f"carried-{node}"),
+                     240, what=f"carried-{node} booted")
+            cached = os.path.join(self.lab.data_dir, node, "images", digest)
+            self.assertTrue(os.path.exists(cached), cached)
+        wait_for(lambda: self.lab.kubectl("get", "image", "carried", "-o",
+                                          "jsonpath={.status.nodes}").stdout == '["node1","node2"]',
+                 60, what="the Image lists both nodes")
+        self.assertIn("node1,node2", self.k("get", "images"))
+
+        # Corrupt node1's copy: the next start there finds it by its checksum and fetches again.
+        cached = os.path.join(self.lab.data_dir, "node1", "images", digest)
+        with open(cached, "r+b") as f:
+            f.seek(65536)
+            f.write(b"bit rot!")
+        first_uid = self.vmi("carried-node1", ".metadata.uid")
+        r = subprocess.run([KUMO, "--kubeconfig", self.lab.kubeconfig, "-n", NS, "vm", "restart",
+                            "carried-node1"], capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        wait_for(lambda: "ImageCorrupted" in self.k("get", "events", "-n", NS, "--field-selector",
+                                                     "involvedObject.name=carried-node1"),
+                 120, what="the corrupted copy reported")
+        wait_for(lambda: self.vmi("carried-node1", ".metadata.uid") not in ("", first_uid) and
+                 self.vmi("carried-node1", ".status.phase") == "Running" and
+                 "KUMO-BOOT-OK" in self.lab.console_log("node1", NS, "carried-node1"),
+                 240, what="carried-node1 booted again")
+        with open(cached, "rb") as f:
+            import hashlib
+            self.assertEqual(hashlib.sha256(f.read()).hexdigest(), digest)
+        for node in ("node1", "node2"):
+            self.k("delete", "vm", f"carried-{node}", "-n", NS)
 
     def test_shared_volume_follows_the_vm_when_its_node_fails(self):
         # The guest counts on its data volume (class "shared": a directory both lab nodes

@@ -383,6 +383,23 @@ class IsolationTest(StatusAssertions, unittest.TestCase):
                        "application/merge-patch+json")
         self.assertStatus(got, 403, fragment="cleanup finalizer")
 
+    def test_only_admins_upload_image_bytes(self):
+        image = {"apiVersion": "kumo.io/v1alpha1", "kind": "Image", "metadata": {"name": "up"},
+                 "spec": {"format": "raw", "source": {"upload": {}}}}
+        self.assertEqual(self.server.request("POST", "/apis/kumo.io/v1alpha1/images", image)[0], 201)
+        data = "/apis/kumo.io/v1alpha1/images/up/data"
+        self.assertStatus(self.req("mallory", "PUT", data + "?offset=0", "evil", "application/octet-stream"), 403)
+        code, _ = self.server.request("PUT", data + "?offset=0", b"good bytes", "application/octet-stream")
+        self.assertEqual(code, 200)
+        # Out of order, and a commit whose checksum does not match: refused, nothing Ready.
+        self.assertStatus(self.server.request("PUT", data + "?offset=99", b"x", "application/octet-stream"),
+                          409, fragment="send offset 10")
+        self.assertStatus(self.server.request("PUT", data + "?commit=" + "0" * 64, b"",
+                                              "application/octet-stream"), 422, fragment="upload it again")
+        code, img = self.server.request("GET", "/apis/kumo.io/v1alpha1/images/up")
+        self.assertNotEqual(img.get("status", {}).get("phase"), "Ready")
+        self.assertStatus(self.server.request("GET", data), 404, fragment="not been uploaded")
+
     # --- user names ----------------------------------------------------------------------------
     def test_same_user_name_in_two_tenants_is_two_people(self):
         # sam@m and sam@v share a name; each token works in its own tenant only.
