@@ -73,6 +73,8 @@ class AgentImpl : public Agent {
   void WatchLoop(const std::string& path, const std::string& what,
                  const std::function<void(const json::value& object)>& on_object);
   void WatchVmis(const std::string& field_selector);
+  // Makes the copy a VolumeSnapshotContent of this node asks for, or removes it once deleted.
+  void SyncSnapshot(const json::value& vsc);
   // Removes the data of a released volume this node holds, then lets the server delete it.
   void CleanUpVolume(const json::value& pv);
   // Makes the files of the VMI's volumes (kumo.io/volumes) and adds them to `spec`.
@@ -168,6 +170,12 @@ Status AgentImpl::Init() {
   // Live migrations that come here.
   threads_.emplace_back(
       [this] { WatchVmis("status.migrationState.targetNode=" + options_.node_name); });
+  // Snapshots this node copies, and removes once deleted.
+  threads_.emplace_back([this] {
+    WatchLoop(ResourcePath(api::kSnapshotGroup, "v1", "volumesnapshotcontents") + "?fieldSelector=" +
+                  client::QueryEscape(std::string(api::kSnapshotNodeField) + "=" + options_.node_name),
+              "snapshots", [this](const json::value& vsc) { SyncSnapshot(vsc); });
+  });
   // Released volumes whose data this node removes.
   threads_.emplace_back([this] {
     WatchLoop(ResourcePath("", "v1", "persistentvolumes") + "?fieldSelector=" +
@@ -332,6 +340,56 @@ void AgentImpl::WatchVmis(const std::string& field_selector) {
               Enqueue(GetString(vmi, {"metadata", "namespace"}) + "/" +
                       GetString(vmi, {"metadata", "name"}));
             });
+}
+
+void AgentImpl::SyncSnapshot(const json::value& vsc) {
+  const std::string name = GetString(vsc, {"metadata", "name"});
+  const std::string path = ResourcePath(api::kSnapshotGroup, "v1", "volumesnapshotcontents", "", name);
+  api::VolumeDisk copy;
+  copy.pv = name;
+  copy.driver = GetString(vsc, {"spec", "driver"});
+  copy.location = GetString(vsc, {"spec", "location"});
+  if (!GetString(vsc, {"metadata", "deletionTimestamp"}).empty()) {
+    const json::value* fs = Find(vsc, {"metadata", "finalizers"});
+    json::array kept;
+    bool ours = false;
+    for (const auto& f : fs && fs->is_array() ? fs->get_array() : json::array()) {
+      if (f.is_string() && f.get_string() == api::kVolumeCleanupFinalizer) ours = true;
+      else kept.push_back(f);
+    }
+    if (!ours) return;
+    if (Status st = RemoveVolume(copy, VolumeDir()); !st.ok()) {
+      spdlog::warn("cannot remove snapshot {}: {}", name, st.ToString());
+      return;
+    }
+    json::value updated = vsc;
+    if (kept.empty()) updated.get_object()["metadata"].get_object().erase("finalizers");
+    else updated.get_object()["metadata"].get_object()["finalizers"] = std::move(kept);
+    auto res = client_->Update(path, updated);
+    if (!res.ok() && res.status().code() != Code::kNotFound) {
+      spdlog::warn("cannot release snapshot {}: {}", name, res.status().ToString());
+    }
+    return;
+  }
+  if (GetBool(vsc, {"status", "readyToUse"})) return;
+  api::VolumeDisk source = copy;
+  source.pv = GetString(vsc, {"spec", "source", "volumeHandle"});
+  StatusOr<int64_t> size = CopyVolume(source, copy, VolumeDir());
+  json::object status;
+  if (size.ok()) {
+    status = json::object{{"readyToUse", true},
+                          {"restoreSize", GetString(vsc, {"spec", "restoreSize"})},
+                          {"sizeBytes", *size},
+                          {"creationTime", Now()},
+                          {"error", nullptr}};
+  } else {
+    spdlog::warn("snapshot {}: {}", name, size.status().ToString());
+    status = json::object{{"readyToUse", false},
+                          {"error", json::object{{"message", size.status().message()}}}};
+  }
+  auto res = client_->Patch(path + "/status", PatchType::kMerge,
+                            json::object{{"status", std::move(status)}});
+  if (!res.ok()) spdlog::warn("cannot report snapshot {}: {}", name, res.status().ToString());
 }
 
 void AgentImpl::CleanUpVolume(const json::value& pv) {

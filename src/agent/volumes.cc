@@ -135,6 +135,27 @@ StatusOr<std::vector<VolumeFile>> PrepareVolumes(const std::vector<api::VolumeDi
   return files;
 }
 
+StatusOr<int64_t> CopyVolume(const api::VolumeDisk& from, const api::VolumeDisk& to,
+                             const std::string& volume_dir) {
+  KUMO_ASSIGN_OR_RETURN(std::string src, VolumePath(from, volume_dir));
+  KUMO_ASSIGN_OR_RETURN(std::string dst, VolumePath(to, volume_dir));
+  std::error_code ec;
+  if (!fs::exists(dst, ec)) {
+    if (!fs::exists(src, ec)) return Status(Code::kUnavailable, "volume file " + src + " is missing");
+    const std::string tmp = dst + ".tmp-" + RandomSuffix(8);
+    Status st = RunChecked({"qemu-img", "convert", "-q", "-f", "qcow2", "-O", "qcow2", src, tmp},
+                           {.timeout_ms = kQemuImgMs})
+                    .status();
+    if (st.ok() && ::link(tmp.c_str(), dst.c_str()) != 0 && errno != EEXIST) {
+      st = Internal("cannot put the copy at " + dst + ": " + std::strerror(errno));
+    }
+    fs::remove(tmp, ec);
+    KUMO_RETURN_IF_ERROR(st);
+    spdlog::info("copied volume {} to {}", from.pv, dst);
+  }
+  return VirtualSize(dst);
+}
+
 Status RemoveVolume(const api::VolumeDisk& d, const std::string& volume_dir) {
   KUMO_ASSIGN_OR_RETURN(std::string path, VolumePath(d, volume_dir));
   std::error_code ec;

@@ -26,6 +26,11 @@ StatusOr<std::string> VolumePath(const api::VolumeDisk& disk, const std::string&
 StatusOr<std::vector<VolumeFile>> PrepareVolumes(const std::vector<api::VolumeDisk>& disks,
                                                  const std::string& volume_dir);
 
+// Copies volume `from` into a new file for `to` (a snapshot, next to its volume), atomically;
+// OK when `to` exists already. Returns the copy's virtual size.
+StatusOr<int64_t> CopyVolume(const api::VolumeDisk& from, const api::VolumeDisk& to,
+                             const std::string& volume_dir);
+
 // Removes a released volume's file (OK when it is already gone).
 Status RemoveVolume(const api::VolumeDisk& disk, const std::string& volume_dir);
 

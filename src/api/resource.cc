@@ -431,6 +431,8 @@ ResourceInfo PersistentVolumeClaim();
 ResourceInfo PersistentVolume();
 ResourceInfo StorageClass();
 ResourceInfo DataVolume();
+ResourceInfo VolumeSnapshot();
+ResourceInfo VolumeSnapshotContent();
 
 const Registry& DefaultRegistry() {
   static const Registry* registry = new Registry({
@@ -455,6 +457,8 @@ const Registry& DefaultRegistry() {
       PersistentVolume(),
       StorageClass(),
       DataVolume(),
+      VolumeSnapshot(),
+      VolumeSnapshotContent(),
   });
   return *registry;
 }

@@ -123,4 +123,43 @@ ResourceInfo DataVolume() {
   return r;
 }
 
+ResourceInfo VolumeSnapshot() {
+  ResourceInfo r{.group = kSnapshotGroup, .version = "v1", .kind = "VolumeSnapshot",
+                 .plural = "volumesnapshots", .singular = "volumesnapshot", .namespaced = true,
+                 .has_status = true};
+  r.short_names = {"vs"};
+  r.columns = {NameColumn(),
+               PathColumn("ReadyToUse", "status.readyToUse", "Whether the copy is made."),
+               PathColumn("SourcePVC", "spec.source.persistentVolumeClaimName", "The claim copied."),
+               PathColumn("RestoreSize", "status.restoreSize", "The size a restored volume needs."),
+               PathColumn("SnapshotContent", "status.boundVolumeSnapshotContentName",
+                          "The VolumeSnapshotContent that holds the copy."),
+               PathColumn("Error", "status.error.message", "Why the copy is not made yet."),
+               AgeColumn()};
+  r.validate = ValidateVolumeSnapshot;
+  return r;
+}
+
+ResourceInfo VolumeSnapshotContent() {
+  ResourceInfo r{.group = kSnapshotGroup, .version = "v1", .kind = "VolumeSnapshotContent",
+                 .plural = "volumesnapshotcontents", .singular = "volumesnapshotcontent",
+                 .namespaced = false, .has_status = true};
+  r.short_names = {"vsc", "vscs"};
+  r.selectable_fields = {kSnapshotNodeField};
+  r.columns = {NameColumn(),
+               PathColumn("ReadyToUse", "status.readyToUse", "Whether the copy is made."),
+               PathColumn("RestoreSize", "status.restoreSize", "The size a restored volume needs."),
+               PathColumn("DeletionPolicy", "spec.deletionPolicy", "Delete or Retain."),
+               PathColumn("Driver", "spec.driver", "Where the copy lives."),
+               {"VolumeSnapshot", "string", "", "The snapshot it belongs to.", 0,
+                [](const json::value& o, int64_t) {
+                  return json::value(GetString(o, {"spec", "volumeSnapshotRef", "namespace"}) + "/" +
+                                     GetString(o, {"spec", "volumeSnapshotRef", "name"}));
+                }},
+               PathColumn("Node", kSnapshotNodeField, "The node that holds the copy.", 1),
+               AgeColumn()};
+  r.validate = ValidateGenericObject;
+  return r;
+}
+
 }  // namespace kumo::api

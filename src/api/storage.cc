@@ -117,7 +117,10 @@ StatusOr<std::vector<VolumeDisk>> DisksOf(const json::value& vmi) {
 }
 
 bool ValidPvName(std::string_view name) {
-  if (name.size() < 5 || name.size() > 100 || !name.starts_with("pvc-")) return false;
+  if (name.size() < 5 || name.size() > 100) return false;
+  if (!name.starts_with("pvc-") && !(name.starts_with("snapcontent-") && name.size() > 12)) {
+    return false;
+  }
   for (char c : name) {
     if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
   }

@@ -87,7 +87,18 @@ json::value DisksToJson(const std::vector<VolumeDisk>& disks);
 // The disks in a VMI's kumo.io/volumes annotation (none when absent). Invalid when malformed.
 StatusOr<std::vector<VolumeDisk>> DisksOf(const json::value& vmi);
 
-// True for names Kumo gives PVs ("pvc-" and a uid): safe as a file name on a node.
+// True for names Kumo gives PVs ("pvc-" and a uid) and snapshot contents ("snapcontent-" and a
+// uid): safe as a file name on a node.
 bool ValidPvName(std::string_view name);
+
+// Snapshots (snapshot.storage.k8s.io/v1, as Kubernetes spells them): a tenant's VolumeSnapshot
+// of a claim is bound to a cluster-scoped VolumeSnapshotContent "snapcontent-<uid>" that records
+// where the copy lives (the source volume's driver, directory and node); the node makes the copy
+// "<content>.qcow2" next to the volume while no VM runs on it.
+inline constexpr char kSnapshotGroup[] = "snapshot.storage.k8s.io";
+// The VolumeSnapshotContent field naming the node that makes (and later removes) the copy.
+inline constexpr char kSnapshotNodeField[] = "spec.nodeName";
+// The value of kAttachedToAnnotation while a snapshot copies a volume.
+inline constexpr char kSnapshotHolderPrefix[] = "volumesnapshotcontent:";
 
 }  // namespace kumo::api

@@ -50,7 +50,8 @@ Status ValidateIPReservation(const json::value& obj);
 Status ValidateTenant(const json::value& obj);
 
 // core/v1 PersistentVolumeClaim: accessModes, resources.requests.storage (up to 64Ti),
-// volumeMode, and a dataSource of kind PersistentVolumeClaim or kumo.io Image in the namespace.
+// volumeMode, and a dataSource of kind PersistentVolumeClaim, VolumeSnapshot or kumo.io Image
+// in the namespace.
 Status ValidatePersistentVolumeClaim(const json::value& obj);
 // storage.k8s.io/v1 StorageClass: a Kumo provisioner (kumo.io/local, kumo.io/shared-dir with
 // parameters.path), reclaimPolicy, volumeBindingMode, allowVolumeExpansion.
@@ -58,6 +59,8 @@ Status ValidateStorageClass(const json::value& obj);
 // cdi.kubevirt.io/v1beta1 DataVolume: one source (blank, registry naming an Image, pvc of the
 // same namespace) and spec.storage (or spec.pvc) with a size.
 Status ValidateDataVolume(const json::value& obj);
+// snapshot.storage.k8s.io/v1 VolumeSnapshot: spec.source.persistentVolumeClaimName.
+Status ValidateVolumeSnapshot(const json::value& obj);
 
 // Collects field errors and turns them into one Invalid status.
 class FieldErrors {

@@ -75,9 +75,11 @@ Status ValidatePersistentVolumeClaim(const json::value& obj) {
     if (GetString(*ds, {"name"}).empty()) errs.Required(f + ".name");
     if (kind == "PersistentVolumeClaim" && group.empty()) {
     } else if (kind == "Image" && group == "kumo.io") {
+    } else if (kind == "VolumeSnapshot" && group == kSnapshotGroup) {
     } else {
       errs.NotSupported(f + ".kind", (group.empty() ? "" : group + "/") + kind,
-                        {"PersistentVolumeClaim", "kumo.io/Image"});
+                        {"PersistentVolumeClaim", "kumo.io/Image",
+                         "snapshot.storage.k8s.io/VolumeSnapshot"});
     }
     if (!GetString(*ds, {"namespace"}).empty() &&
         GetString(*ds, {"namespace"}) != GetString(obj, {"metadata", "namespace"})) {
@@ -173,6 +175,19 @@ Status ValidateDataVolume(const json::value& obj) {
     CheckAccessModes(*storage, storage_field, /*required=*/false, errs);
     CheckStorageRequest(*storage, storage_field, errs);
     CheckVolumeMode(*storage, storage_field, errs);
+  }
+  return errs.ToStatus(KindOf(obj), GetString(obj, {"metadata", "name"}));
+}
+
+Status ValidateVolumeSnapshot(const json::value& obj) {
+  FieldErrors errs;
+  CheckMetadata(obj, /*label_name=*/false, errs);
+  if (GetString(obj, {"spec", "source", "persistentVolumeClaimName"}).empty()) {
+    if (Find(obj, {"spec", "source", "volumeSnapshotContentName"})) {
+      errs.NotSupported("spec.source", "volumeSnapshotContentName", {"persistentVolumeClaimName"});
+    } else {
+      errs.Required("spec.source.persistentVolumeClaimName", "the claim to copy");
+    }
   }
   return errs.ToStatus(KindOf(obj), GetString(obj, {"metadata", "name"}));
 }

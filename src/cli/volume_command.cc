@@ -1,6 +1,7 @@
 #include "cli/volume_command.h"
 
 #include <CLI/CLI.hpp>
+#include <ctime>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -18,7 +19,12 @@ struct CreateFlags {
   std::string storage_class;
   std::string image;
   std::string from;
+  std::string snapshot;
 };
+
+std::string SnapshotPath(const std::string& ns, const std::string& name = "") {
+  return client::ResourcePath(api::kSnapshotGroup, "v1", "volumesnapshots", ns, name);
+}
 
 // claim -> the VM whose instance uses it, for the tenant's VMIs.
 std::map<std::string, std::string> UsersOf(client::RestClient& client, const std::string& ns) {
@@ -42,14 +48,17 @@ std::string SourceOf(const json::value& pvc) {
   if (!ds) return "blank";
   std::string kind = GetString(*ds, {"kind"});
   std::string name = GetString(*ds, {"name"});
-  return (kind == "Image" ? "image " : kind == "PersistentVolumeClaim" ? "volume " : kind + " ") +
+  return (kind == "Image"                   ? "image "
+          : kind == "PersistentVolumeClaim" ? "volume "
+          : kind == "VolumeSnapshot"        ? "snapshot "
+                                            : kind + " ") +
          name;
 }
 
 Status RunCreate(Cli& cli, const CreateFlags& f) {
   if (f.size.empty()) return UsageError("--size is required, e.g. --size 10Gi");
-  if (!f.image.empty() && !f.from.empty()) {
-    return UsageError("give either --image or --from, not both");
+  if (!f.image.empty() + !f.from.empty() + !f.snapshot.empty() > 1) {
+    return UsageError("give one of --image, --from and --snapshot");
   }
   KUMO_ASSIGN_OR_RETURN(Format format, cli.session.OutputFormat());
   KUMO_ASSIGN_OR_RETURN(client::RestClient * client, cli.session.Client());
@@ -63,6 +72,9 @@ Status RunCreate(Cli& cli, const CreateFlags& f) {
         json::object{{"apiGroup", "kumo.io"}, {"kind", "Image"}, {"name", f.image}};
   } else if (!f.from.empty()) {
     spec["dataSourceRef"] = json::object{{"kind", "PersistentVolumeClaim"}, {"name", f.from}};
+  } else if (!f.snapshot.empty()) {
+    spec["dataSourceRef"] = json::object{
+        {"apiGroup", api::kSnapshotGroup}, {"kind", "VolumeSnapshot"}, {"name", f.snapshot}};
   }
   json::value pvc = json::object{{"apiVersion", "v1"},
                                  {"kind", "PersistentVolumeClaim"},
@@ -184,6 +196,88 @@ Status RunDelete(Cli& cli, const DeleteFlags& f) {
   return result;
 }
 
+struct SnapshotFlags {
+  std::string volume;
+  std::string name;
+};
+
+Status RunSnapshot(Cli& cli, const SnapshotFlags& f) {
+  KUMO_ASSIGN_OR_RETURN(client::RestClient * client, cli.session.Client());
+  const std::string ns = cli.session.Namespace();
+  std::string name = f.name;
+  if (name.empty()) {
+    std::time_t now = std::time(nullptr);
+    char stamp[32];
+    std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", std::gmtime(&now));
+    name = f.volume + "-" + stamp;
+  }
+  json::value vs = json::object{
+      {"apiVersion", "snapshot.storage.k8s.io/v1"},
+      {"kind", "VolumeSnapshot"},
+      {"metadata", json::object{{"name", name}, {"namespace", ns}}},
+      {"spec", json::object{{"source", json::object{{"persistentVolumeClaimName", f.volume}}}}}};
+  auto created = client->Create(SnapshotPath(ns), vs);
+  if (!created.ok()) {
+    return WithHint(Status(created.status().code(),
+                           "cannot snapshot volume \"" + f.volume + "\": " + created.status().message()),
+                    "see 'kumo volume list'");
+  }
+  Print("volumesnapshot/" + name + " created (of volume " + f.volume + ")\n");
+  std::cerr << "The copy is taken while no VM runs on the volume; restore it with "
+               "'kumo volume create NEW --size SIZE --snapshot "
+            << name << "'\n";
+  return Status::Ok();
+}
+
+Status RunSnapshots(Cli& cli) {
+  KUMO_ASSIGN_OR_RETURN(Format format, cli.session.OutputFormat());
+  KUMO_ASSIGN_OR_RETURN(client::RestClient * client, cli.session.Client());
+  const std::string ns = cli.flags.all_tenants ? "" : cli.session.Namespace();
+  KUMO_ASSIGN_OR_RETURN(json::value list, client->List(SnapshotPath(ns)));
+  json::array items = ItemsOf(list);
+  if (format != Format::kTable && format != Format::kWide) {
+    Print(RenderList(items, format, "volumesnapshot.snapshot.storage.k8s.io"));
+    return Status::Ok();
+  }
+  if (items.empty()) {
+    std::cerr << "No snapshots. Take one with 'kumo volume snapshot VOLUME'.\n";
+    return Status::Ok();
+  }
+  Table t;
+  if (ns.empty()) t.columns.push_back({"Tenant"});
+  for (const char* h : {"Name", "Volume", "Ready", "Size", "Age", "Message"}) t.columns.push_back({h});
+  for (const auto& v : items) {
+    std::vector<std::string> row;
+    if (ns.empty()) row.push_back(GetString(v, {"metadata", "namespace"}));
+    row.push_back(GetString(v, {"metadata", "name"}));
+    row.push_back(GetString(v, {"spec", "source", "persistentVolumeClaimName"}));
+    row.push_back(GetBool(v, {"status", "readyToUse"}) ? "yes" : "no");
+    row.push_back(GetString(v, {"status", "restoreSize"}));
+    row.push_back(AgeOf(GetString(v, {"metadata", "creationTimestamp"})));
+    row.push_back(GetString(v, {"status", "error", "message"}));
+    t.AddRow(std::move(row));
+  }
+  Print(RenderTable(t, format == Format::kWide));
+  return Status::Ok();
+}
+
+Status RunDeleteSnapshots(Cli& cli, const std::vector<std::string>& names) {
+  KUMO_ASSIGN_OR_RETURN(client::RestClient * client, cli.session.Client());
+  const std::string ns = cli.session.Namespace();
+  Status result = Status::Ok();
+  for (const auto& name : names) {
+    auto deleted = client->Delete(SnapshotPath(ns, name));
+    if (!deleted.ok()) {
+      Status st = WithHint(Explain(deleted.status(), "snapshot", name, ns), "see 'kumo volume snapshots'");
+      ReportError(st);
+      result = AlreadyReported(st.code());
+      continue;
+    }
+    std::cout << "volumesnapshot/" << name << " deleted" << std::endl;
+  }
+  return result;
+}
+
 Status RunClasses(Cli& cli) {
   KUMO_ASSIGN_OR_RETURN(Format format, cli.session.OutputFormat());
   KUMO_ASSIGN_OR_RETURN(client::RestClient * client, cli.session.Client());
@@ -234,6 +328,7 @@ void AddVolumeCommands(CLI::App& app, Cli& cli) {
                      "Storage class (see 'kumo volume classes'; default: the default class)");
   create->add_option("--image", cf->image, "Fill it with this image (see 'kumo image list')");
   create->add_option("--from", cf->from, "Fill it with a copy of this volume");
+  create->add_option("--snapshot", cf->snapshot, "Restore this snapshot into it");
   Examples(create,
            "  kumo volume create data --size 20Gi\n"
            "  kumo volume create root2 --size 10Gi --image debian-12 --class shared\n"
@@ -261,6 +356,25 @@ void AddVolumeCommands(CLI::App& app, Cli& cli) {
   del->add_option("names", df->names, "Volume names")->required();
   Examples(del, "  kumo volume delete data");
   OnRun(del, cli, [&cli, df] { return RunDelete(cli, *df); });
+
+  auto sf = std::make_shared<SnapshotFlags>();
+  CLI::App* snap = volume->add_subcommand(
+      "snapshot", "Take a snapshot of a volume (made while no VM runs on it)");
+  snap->add_option("volume", sf->volume, "Volume name")->required();
+  snap->add_option("--name", sf->name, "Snapshot name (default: VOLUME-<UTC time>)");
+  Examples(snap,
+           "  kumo volume snapshot data --name data-before-upgrade\n"
+           "  kumo volume create data2 --size 20Gi --snapshot data-before-upgrade");
+  OnRun(snap, cli, [&cli, sf] { return RunSnapshot(cli, *sf); });
+
+  CLI::App* snaps = volume->add_subcommand("snapshots", "List the tenant's snapshots");
+  snaps->add_flag("-A,--all-tenants", cli.flags.all_tenants, "List the snapshots of every tenant");
+  OnRun(snaps, cli, [&cli] { return RunSnapshots(cli); });
+
+  auto dsn = std::make_shared<std::vector<std::string>>();
+  CLI::App* dels = volume->add_subcommand("delete-snapshot", "Delete snapshots and their copies");
+  dels->add_option("names", *dsn, "Snapshot names")->required();
+  OnRun(dels, cli, [&cli, dsn] { return RunDeleteSnapshots(cli, *dsn); });
 
   CLI::App* classes = volume->add_subcommand("classes", "List the storage classes volumes can use");
   Examples(classes, "  kumo volume classes");

@@ -179,19 +179,16 @@ StatusOr<Result> VolumeController::ReconcileVolume(const std::string& key) {
   const std::string claim_ns = GetString(*pv, {"spec", "claimRef", "namespace"});
 
   // The node made the data: from now on a missing file is an error, never a fresh disk.
-  if (!populated && !attached.empty()) {
-    size_t s1 = attached.find('/'), s2 = attached.find('/', s1 + 1);
-    if (s2 != std::string::npos) {
-      store::CachedPtr vmi = cache_.Get(Vmis().Key(attached.substr(0, s1), attached.substr(s1 + 1, s2 - s1 - 1)));
-      StatusOr<json::value> parsed = vmi ? ParseJson(vmi->json) : StatusOr<json::value>(NotFound(""));
-      if (parsed.ok() && GetString(*parsed, {"metadata", "uid"}) == attached.substr(s2 + 1) &&
-          ReportsReady(*parsed, claim)) {
-        KUMO_RETURN_IF_ERROR(Mutate(store_, key, [](json::value& obj) {
-          EnsureObject(obj, {"metadata", "annotations"})[api::kPopulatedAnnotation] = "true";
-          return Status::Ok();
-        }));
-        return Result{};
-      }
+  if (std::optional<AttachRecord> r = ParseAttach(attached); !populated && r) {
+    store::CachedPtr vmi = cache_.Get(Vmis().Key(r->ns, r->name));
+    StatusOr<json::value> parsed = vmi ? ParseJson(vmi->json) : StatusOr<json::value>(NotFound(""));
+    if (parsed.ok() && GetString(*parsed, {"metadata", "uid"}) == r->uid &&
+        ReportsReady(*parsed, claim)) {
+      KUMO_RETURN_IF_ERROR(Mutate(store_, key, [](json::value& obj) {
+        EnsureObject(obj, {"metadata", "annotations"})[api::kPopulatedAnnotation] = "true";
+        return Status::Ok();
+      }));
+      return Result{};
     }
   }
   // The holder is gone: the volume is free again.

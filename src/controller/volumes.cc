@@ -20,9 +20,15 @@ const api::ResourceInfo& Vmis() { return Resource("kubevirt.io", "v1", "virtualm
 
 constexpr int kMaxCloneDepth = 8;
 
-std::string Holder(const std::string& ns, const std::string& name, const std::string& uid) {
-  return ns + "/" + name + "/" + uid;
+// How long an attachment may name an instance that is not stored yet.
+constexpr int64_t kPendingAttachSeconds = 30;
+
+// kAttachedToAnnotation: "<ns>/<name>/<uid>/<unix seconds attached>".
+std::string Holder(const std::string& ns, const std::string& name, const std::string& uid,
+                   int64_t now) {
+  return ns + "/" + name + "/" + uid + "/" + std::to_string(now);
 }
+
 
 // The claim's dataSourceRef, else its dataSource; nullptr when it has none.
 const json::value* DataSourceOf(const json::value& pvc) {
@@ -63,9 +69,18 @@ StatusOr<json::value> Volumes::EnsureBound(const std::string& ns, const std::str
     const std::string provisioner = GetString(*sc, {"provisioner"});
     const bool local = provisioner == api::kLocalProvisioner;
     std::string node;
-    // A clone is made by a node that sees the source: a clone of a local volume stays on the
-    // source's node.
-    if (const json::value* ds = DataSourceOf(*pvc);
+    // A clone is made by a node that sees the source: a clone of a local volume (or of a
+    // snapshot of one) stays on the source's node.
+    if (const json::value* ds = DataSourceOf(*pvc); ds && GetString(*ds, {"kind"}) == "VolumeSnapshot") {
+      KUMO_ASSIGN_OR_RETURN(json::value vsc, SnapshotContentOf(ns, GetString(*ds, {"name"})));
+      if (GetString(vsc, {"spec", "driver"}) == api::kLocalDriver && !GetBool(vsc, {"status", "empty"})) {
+        if (!local) {
+          return Status(Code::kInvalid, "claim " + claim + " restores a snapshot of a local volume; "
+                                        "it must be local too");
+        }
+        node = GetString(vsc, {"spec", "nodeName"});
+      }
+    } else if (const json::value* ds = DataSourceOf(*pvc);
         ds && GetString(*ds, {"kind"}) == "PersistentVolumeClaim") {
       std::string source = GetString(*ds, {"name"});
       if (source == claim) return Status(Code::kInvalid, "claim " + claim + " cannot clone itself");
@@ -146,15 +161,24 @@ StatusOr<json::value> Volumes::EnsureBound(const std::string& ns, const std::str
 
 std::string Volumes::HolderOf(const json::value& pv) const {
   std::string a = GetString(pv, {"metadata", "annotations", api::kAttachedToAnnotation});
-  size_t s1 = a.find('/');
-  size_t s2 = s1 == std::string::npos ? s1 : a.find('/', s1 + 1);
-  if (s2 == std::string::npos) return "";
-  std::string ns = a.substr(0, s1), name = a.substr(s1 + 1, s2 - s1 - 1), uid = a.substr(s2 + 1);
-  auto vmi = Load(store_, Vmis().Key(ns, name));
+  if (a.starts_with(api::kSnapshotHolderPrefix)) {
+    // A snapshot holds the volume while its node copies it.
+    const std::string content = a.substr(std::string_view(api::kSnapshotHolderPrefix).size());
+    auto vsc = Load(store_, Resource(api::kSnapshotGroup, "v1", "volumesnapshotcontents").Key("", content));
+    if (!vsc.ok()) return "VolumeSnapshotContent " + content;
+    if (!*vsc || Terminating(**vsc) || GetBool(**vsc, {"status", "readyToUse"})) return "";
+    return "VolumeSnapshotContent " + content + " (a snapshot being taken)";
+  }
+  std::optional<AttachRecord> r = ParseAttach(a);
+  if (!r) return "";
+  auto vmi = Load(store_, Vmis().Key(r->ns, r->name));
+  const std::string who = "VirtualMachineInstance " + r->ns + "/" + r->name;
   // When the store cannot answer, the holder counts as alive: never two writers.
-  if (!vmi.ok()) return ns + "/" + name;
-  if (!*vmi || GetString(**vmi, {"metadata", "uid"}) != uid) return "";
-  return ns + "/" + name;
+  if (!vmi.ok()) return who;
+  if (*vmi) return GetString(**vmi, {"metadata", "uid"}) == r->uid ? who : "";
+  // Attached, but the instance is not stored yet (the VM controller stores it right after).
+  if (clock_.NowUnixSeconds() - r->at < kPendingAttachSeconds) return who + " (starting)";
+  return "";
 }
 
 StatusOr<api::VolumeDisk> Volumes::DiskFor(const std::string& ns, const api::ClaimRef& ref,
@@ -187,6 +211,14 @@ StatusOr<api::VolumeDisk> Volumes::DiskFor(const std::string& ns, const api::Cla
         d.image_checksum = GetString(*img, {"status", "checksum"});
       }
     }
+  } else if (kind == "VolumeSnapshot" && !d.populated) {
+    KUMO_ASSIGN_OR_RETURN(json::value vsc, SnapshotContentOf(ns, GetString(*ds, {"name"})));
+    if (!GetBool(vsc, {"status", "empty"})) {
+      d.source = "clone";
+      d.clone_pv = GetString(vsc, {"metadata", "name"});
+      d.clone_driver = GetString(vsc, {"spec", "driver"});
+      d.clone_location = GetString(vsc, {"spec", "location"});
+    }  // a snapshot of a volume nobody wrote is blank
   } else if (kind == "PersistentVolumeClaim" && !d.populated) {
     std::string source = GetString(*ds, {"name"});
     KUMO_ASSIGN_OR_RETURN(auto src, Load(store_, Pvcs().Key(ns, source)));
@@ -209,7 +241,7 @@ StatusOr<std::vector<api::VolumeDisk>> Volumes::Attach(const std::string& ns,
                                                        const json::value& vmi_spec, bool dry_run) {
   std::vector<api::VolumeDisk> disks;
   std::set<std::string> seen;
-  const std::string me = Holder(ns, name, uid);
+  const std::string me = Holder(ns, name, uid, clock_.NowUnixSeconds());
   for (const api::ClaimRef& ref : api::ClaimsOf(vmi_spec)) {
     if (!seen.insert(ref.claim).second) {
       return Status(Code::kInvalid, "claim " + ref.claim + " is named by two volumes of " + name);
@@ -232,14 +264,19 @@ StatusOr<std::vector<api::VolumeDisk>> Volumes::Attach(const std::string& ns,
       return NotFound("the volume of claim " + ref.claim + " is gone");
     }
     auto in_use = [&](const json::value& current) -> Status {
-      if (GetString(current, {"metadata", "annotations", api::kAttachedToAnnotation}) == me) {
-        return Status::Ok();
+      std::optional<AttachRecord> was =
+          ParseAttach(GetString(current, {"metadata", "annotations", api::kAttachedToAnnotation}));
+      if (was && was->ns == ns && was->name == name) {
+        // An earlier instance of the same name: it holds the volume only while it exists.
+        auto vmi = Load(store_, Vmis().Key(ns, name));
+        if (!vmi.ok()) return vmi.status();
+        if (!*vmi || was->uid == uid) return Status::Ok();
       }
       std::string holder = HolderOf(current);
       if (holder.empty()) return Status::Ok();
       return Status(Code::kConflict,
-                    "persistentvolumeclaim \"" + ref.claim + "\" is in use by VirtualMachineInstance " +
-                        holder + "; a volume is attached to one VM at a time: stop that VM first");
+                    "persistentvolumeclaim \"" + ref.claim + "\" is in use by " + holder +
+                        "; a volume is attached to one VM at a time: stop that VM first");
     };
     KUMO_RETURN_IF_ERROR(in_use(*pv));
     if (!dry_run) {
@@ -269,10 +306,11 @@ Status Volumes::CheckAvailable(const std::string& ns, const std::string& vm_name
     StatusOr<json::value> pv = ParseCached(cache_, Pvs().Key("", pv_name));
     if (!pv.ok()) continue;
     std::string holder = HolderOf(*pv);
-    if (!holder.empty() && holder != ns + "/" + vm_name) {
+    const std::string own = "VirtualMachineInstance " + ns + "/" + vm_name;
+    if (!holder.empty() && holder != own && !holder.starts_with(own + " ")) {
       return Status(Code::kConflict,
-                    "persistentvolumeclaim \"" + ref.claim + "\" is in use by VirtualMachineInstance " +
-                        holder + "; a volume is attached to one VM at a time: stop that VM first");
+                    "persistentvolumeclaim \"" + ref.claim + "\" is in use by " + holder +
+                        "; a volume is attached to one VM at a time: stop that VM first");
     }
   }
   return Status::Ok();
@@ -320,6 +358,33 @@ Status Volumes::PlaceVolumes(const json::value& vmi, const std::string& node) {
     if (!st.ok() && st.code() != Code::kAlreadyExists) return st;
   }
   return Status::Ok();
+}
+
+StatusOr<json::value> Volumes::SnapshotContentOf(const std::string& ns,
+                                                 const std::string& snapshot) const {
+  KUMO_ASSIGN_OR_RETURN(auto vs, Load(store_, Resource(api::kSnapshotGroup, "v1", "volumesnapshots").Key(ns, snapshot)));
+  if (!vs) return NotFound("volumesnapshot \"" + snapshot + "\" not found in namespace " + ns);
+  const std::string content = GetString(*vs, {"status", "boundVolumeSnapshotContentName"});
+  std::optional<json::value> vsc;
+  if (!content.empty()) {
+    KUMO_ASSIGN_OR_RETURN(vsc, Load(store_, Resource(api::kSnapshotGroup, "v1", "volumesnapshotcontents").Key("", content)));
+  }
+  if (!vsc || !GetBool(*vsc, {"status", "readyToUse"})) {
+    return Status(Code::kUnavailable, "volumesnapshot \"" + snapshot + "\" is not ready yet");
+  }
+  return *vsc;
+}
+
+std::optional<AttachRecord> ParseAttach(const std::string& a) {
+  size_t s1 = a.find('/');
+  size_t s2 = s1 == std::string::npos ? s1 : a.find('/', s1 + 1);
+  if (s2 == std::string::npos) return std::nullopt;
+  AttachRecord r{a.substr(0, s1), a.substr(s1 + 1, s2 - s1 - 1), a.substr(s2 + 1), 0};
+  if (size_t s3 = r.uid.find('/'); s3 != std::string::npos) {
+    r.at = std::strtoll(r.uid.c_str() + s3 + 1, nullptr, 10);
+    r.uid.resize(s3);
+  }
+  return r;
 }
 
 std::string Volumes::DefaultClass() const {

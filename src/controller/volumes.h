@@ -5,11 +5,13 @@
 // gone, that is when its node has stopped QEMU and released it (or the node was declared lost).
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "api/storage.h"
+#include "common/clock.h"
 #include "common/json.h"
 #include "common/status.h"
 #include "store/store.h"
@@ -17,10 +19,20 @@
 
 namespace kumo::controller {
 
+// An attachment (api::kAttachedToAnnotation on a PV): the VMI and when it was attached.
+struct AttachRecord {
+  std::string ns, name, uid;
+  int64_t at = 0;  // unix seconds
+};
+// nullopt for a snapshot's hold or a malformed value.
+std::optional<AttachRecord> ParseAttach(const std::string& annotation);
+
 // Thread-safe; borrows the store and cache.
 class Volumes {
  public:
-  Volumes(store::Store& store, const store::WatchCache& cache) : store_(store), cache_(cache) {}
+  Volumes(store::Store& store, const store::WatchCache& cache,
+          const Clock& clock = RealClock::Get())
+      : store_(store), cache_(cache), clock_(clock) {}
 
   // The default StorageClass's name ("" when there is none): the one annotated
   // storageclass.kubernetes.io/is-default-class=true (the oldest name wins a tie).
@@ -43,9 +55,13 @@ class Volumes {
                                                 const std::string& uid,
                                                 const json::value& vmi_spec, bool dry_run);
 
-  // "<ns>/<name>" of the VMI that holds the PV now; "" when none does (never attached, or its
-  // holder is gone).
+  // Who holds the PV now: "VirtualMachineInstance <ns>/<name>", or "VolumeSnapshotContent <name>
+  // ..." while a snapshot copies it; "" when nobody does (never attached, or the holder is gone).
   std::string HolderOf(const json::value& pv) const;
+
+  // The ready VolumeSnapshotContent of VolumeSnapshot `snapshot` in `ns`; NotFound when the
+  // snapshot is missing, Unavailable while its copy is not made yet.
+  StatusOr<json::value> SnapshotContentOf(const std::string& ns, const std::string& snapshot) const;
 
   // Conflict when a claim the VM's template names is held by a VMI other than the VM's own:
   // starting the VM would fail. NotFound when a claim is missing.
@@ -64,6 +80,7 @@ class Volumes {
 
   store::Store& store_;
   const store::WatchCache& cache_;
+  const Clock& clock_;
 };
 
 }  // namespace kumo::controller

@@ -16,6 +16,7 @@
 #include "controller/tenant_controller.h"
 #include "controller/vm_controller.h"
 #include "controller/image_controller.h"
+#include "controller/snapshot_controller.h"
 #include "controller/volume_controller.h"
 #include "common/file_util.h"
 #include "common/log.h"
@@ -114,6 +115,7 @@ class ApiServerImpl : public ApiServer {
   std::unique_ptr<controller::Volumes> volumes_;
   std::unique_ptr<controller::VolumeController> volume_controller_;
   std::unique_ptr<controller::ImageController> image_controller_;
+  std::unique_ptr<controller::SnapshotController> snapshot_controller_;
   std::unique_ptr<scheduler::Scheduler> scheduler_;
   std::unique_ptr<controller::NodeLifecycleController> node_lifecycle_;
   std::unique_ptr<scheduler::MigrationController> migrations_;
@@ -192,6 +194,7 @@ Status ApiServerImpl::Init() {
   ipam_controller_ = std::make_unique<controller::IpamController>(*store_, *cache_, *events_, RealClock::Get());
   volume_controller_ = std::make_unique<controller::VolumeController>(*store_, *cache_, *events_);
   image_controller_ = std::make_unique<controller::ImageController>(*store_, *cache_);
+  snapshot_controller_ = std::make_unique<controller::SnapshotController>(*store_, *cache_, *events_);
   tenant_controller_ = std::make_unique<controller::TenantController>(
       *store_, *cache_, *events_, RealClock::Get(), [this](const std::string& ns) -> StatusOr<json::object> {
         KUMO_ASSIGN_OR_RETURN(Amounts used, tenant_policy_->Usage(ns));
@@ -212,6 +215,7 @@ Status ApiServerImpl::Init() {
   ipam_controller_->Start();
   volume_controller_->Start();
   image_controller_->Start();
+  snapshot_controller_->Start();
 
   // Transport.
   http::ServerOptions ho;
@@ -360,6 +364,7 @@ void ApiServerImpl::Stop() {
   if (ipam_controller_) ipam_controller_->Stop();
   if (volume_controller_) volume_controller_->Stop();
   if (image_controller_) image_controller_->Stop();
+  if (snapshot_controller_) snapshot_controller_->Stop();
   if (vm_controller_) vm_controller_->Stop();
   if (tenant_controller_) tenant_controller_->Stop();
   if (cache_) cache_->Stop();

@@ -39,6 +39,7 @@ constexpr TenantRule kTenantRules[] = {
     {"kumo.io", "ipreservations", TenantRole::kViewer, TenantRole::kMember},
     {"", "persistentvolumeclaims", TenantRole::kViewer, TenantRole::kMember},
     {"cdi.kubevirt.io", "datavolumes", TenantRole::kViewer, TenantRole::kMember},
+    {"snapshot.storage.k8s.io", "volumesnapshots", TenantRole::kViewer, TenantRole::kMember},
     {"", "services", TenantRole::kViewer, TenantRole::kMember},
     {"", "secrets", TenantRole::kMember, TenantRole::kMember},
     {"", "events", TenantRole::kViewer, TenantRole::kAdmin},
@@ -73,9 +74,10 @@ constexpr std::pair<std::string_view, std::string_view> kNodeReadable[] = {
       {"kumo.io", "bgpconfigurations"},
 };
 
-// The only PV lists and watches a node may make: those of the volumes it holds.
-bool NodePvSelector(std::string_view selector, std::string_view node) {
-  const std::string field = std::string(api::kPvNodeField) + "=";
+// The only PV (or snapshot content) lists and watches a node may make: those it holds, selected
+// on `field`.
+bool NodePvSelector(std::string_view selector, std::string_view field_name, std::string_view node) {
+  const std::string field = std::string(field_name) + "=";
   return selector.size() == field.size() + node.size() && selector.starts_with(field) &&
          selector.substr(field.size()) == node;
 }
@@ -292,7 +294,12 @@ Decision Authorizer::AuthorizeNode(const Attributes& a, const std::string& node)
     // The volumes it holds, to remove the data of those released (NodeRestriction lets it
     // drop only the cleanup finalizer of its own).
     if (a.group.empty() && a.resource == "persistentvolumes" &&
-        NodePvSelector(a.field_selector, node)) {
+        NodePvSelector(a.field_selector, api::kPvNodeField, node)) {
+      return Allow();
+    }
+    // The snapshots it copies (and later removes).
+    if (a.group == api::kSnapshotGroup && a.resource == "volumesnapshotcontents" &&
+        NodePvSelector(a.field_selector, api::kSnapshotNodeField, node)) {
       return Allow();
     }
     // An address's allocation, by name: the agent checks that IPAM gave a VMI its address.
@@ -319,6 +326,9 @@ Decision Authorizer::AuthorizeNode(const Attributes& a, const std::string& node)
   if (a.group.empty() && a.resource == "events" && (a.verb == "create" || change)) return Allow();
   if (a.group.empty() && a.resource == "persistentvolumes" && change && a.subresource.empty()) {
     return Allow();  // NodeRestriction checks that the volume is this node's
+  }
+  if (a.group == api::kSnapshotGroup && a.resource == "volumesnapshotcontents" && change) {
+    return Allow();  // NodeRestriction checks that the copy is this node's
   }
   return Deny("nodes may only change their own Node and Lease, the VMIs bound to them and Events");
 }

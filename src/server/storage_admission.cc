@@ -31,6 +31,17 @@ Status StorageAdmission::Admit(const AdmissionRequest& req) {
   const std::string& kind = req.resource.kind;
   if (kind == "PersistentVolumeClaim") return AdmitClaim(req);
   if (kind == "DataVolume") return AdmitDataVolume(req);
+  if (kind == "VolumeSnapshot") {
+    if (req.old) {
+      if (!SameAt(req.object, req.old, {"spec"})) {
+        return Refuse(req, "spec", "a VolumeSnapshot's spec cannot change; take a new snapshot");
+      }
+      return Status::Ok();
+    }
+    return CheckSource(req, "PersistentVolumeClaim",
+                       GetString(*req.object, {"spec", "source", "persistentVolumeClaimName"}),
+                       "spec.source.persistentVolumeClaimName");
+  }
   if (kind == "VirtualMachine") return AdmitVm(req);
   if (kind == "VirtualMachineInstance" && req.verb == "create") return AdmitVmi(req);
   if (kind == "StorageClass" && req.old) {
@@ -50,6 +61,11 @@ Status StorageAdmission::CheckSource(const AdmissionRequest& req, const std::str
     if (!cache_.Get(Kind("", "v1", "persistentvolumeclaims").Key(req.ns, name))) {
       return NotFound(field + ": persistentvolumeclaim \"" + name + "\" not found in namespace " +
                       req.ns + "; a volume can only be cloned from a claim of its own namespace");
+    }
+  } else if (kind == "VolumeSnapshot") {
+    if (!cache_.Get(Kind(api::kSnapshotGroup, "v1", "volumesnapshots").Key(req.ns, name))) {
+      return NotFound(field + ": volumesnapshot \"" + name + "\" not found in namespace " + req.ns +
+                      "; list snapshots with `kumo volume snapshots`");
     }
   } else if (kind == "Image") {
     if (!cache_.Get(Kind("kumo.io", "v1alpha1", "images").Key("", name))) {

@@ -394,6 +394,26 @@ Status NodeRestrictionAdmission::Admit(const AdmissionRequest& req) {
                        " finalizer of a PersistentVolume it holds");
     }
   }
+  if (kind == "VolumeSnapshotContent") {
+    // A node reports the copy it made (status) and, once it removed the copy, drops the
+    // cleanup finalizer: nothing else, and only for its own.
+    const bool ours = req.old && GetString(*req.old, {"spec", "nodeName"}) == node;
+    json::value expected = req.old ? *req.old : json::value();
+    if (json::value* fs = Find(expected, {"metadata", "finalizers"}); fs && fs->is_array()) {
+      json::array kept;
+      for (const auto& f : fs->get_array()) {
+        if (!(f.is_string() && f.get_string() == api::kVolumeCleanupFinalizer)) kept.push_back(f);
+      }
+      *fs = std::move(kept);
+    }
+    const bool finalizers_ok = SameAt(req.object, req.old, {"metadata", "finalizers"}) ||
+                               SameAt(req.object, &expected, {"metadata", "finalizers"});
+    if (!change || !ours || !req.object || !SameAt(req.object, req.old, {"spec"}) ||
+        !finalizers_ok || !SameAt(req.object, req.old, {"metadata", "annotations"}) ||
+        !SameAt(req.object, req.old, {"metadata", "labels"})) {
+      return Forbidden(who + " may only report the copy of a VolumeSnapshotContent it makes");
+    }
+  }
   if (kind == "VirtualMachineInstance" && change) {
     std::string bound = req.old ? GetString(*req.old, {"status", "nodeName"}) : "";
     std::string next = req.object ? GetString(*req.object, {"status", "nodeName"}) : "";

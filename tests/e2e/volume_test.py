@@ -256,6 +256,51 @@ class VolumeTest(unittest.TestCase):
                  what="the VM boots again on its own data")
         self.k("delete", "vm", "fragile", "-n", NS)
 
+    def test_08_snapshot_and_restore(self):
+        self.apply(persistent_vm("snappy"))
+        agent = self.wait_boots("snappy", 1)
+        snap = {"apiVersion": "snapshot.storage.k8s.io/v1", "kind": "VolumeSnapshot",
+                "metadata": {"name": "snap1", "namespace": NS},
+                "spec": {"source": {"persistentVolumeClaimName": "snappy-root"}}}
+        self.apply(snap)
+        # While the VM runs on it, the copy waits (no online snapshots yet) and says why.
+        wait_for(lambda: "in use by VirtualMachineInstance vol/snappy" in
+                 self.get("vs", "snap1", ".status.error.message"), 30, what="snapshot waits")
+        self.assertNotEqual(self.get("vs", "snap1", ".status.readyToUse"), "true")
+        self.subresource("snappy", "stop")
+        self.wait_stopped("snappy")
+        wait_for(lambda: self.get("vs", "snap1", ".status.readyToUse") == "true", 120,
+                 what="snapshot ready")
+        content = self.get("vs", "snap1", ".status.boundVolumeSnapshotContentName")
+        copy = os.path.join(agent.data_dir, "volumes", content + ".qcow2")
+        self.assertTrue(os.path.exists(copy), copy)
+        # The VM goes on from its own disk (boot 2); a volume restored from the snapshot starts
+        # from the snapshot's state (boot 1 recorded, so it counts 2 too, on its own file).
+        self.subresource("snappy", "start")
+        self.wait_boots("snappy", 2)
+        self.apply({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                    "metadata": {"name": "restored", "namespace": NS},
+                    "spec": {"accessModes": ["ReadWriteOnce"],
+                             "resources": {"requests": {"storage": "64Mi"}},
+                             "dataSourceRef": {"apiGroup": "snapshot.storage.k8s.io",
+                                               "kind": "VolumeSnapshot", "name": "snap1"}}})
+        vm = vm_manifest("restored-vm", namespace=NS, run_strategy="Always")
+        tmpl = vm["spec"]["template"]["spec"]
+        tmpl["volumes"] = [{"name": "rootdisk", "persistentVolumeClaim": {"claimName": "restored"}}]
+        add_counter(tmpl)
+        self.apply(vm)
+        self.wait_boots("restored-vm", 2)
+        self.subresource("snappy", "restart")
+        wait_for(lambda: "KUMO-BOOTS=3" in self.node_of("snappy").console_log(NS, "snappy"), 240,
+                 what="third boot of snappy (the restore did not touch it)")
+        # Deleting the snapshot removes its copy.
+        self.k("delete", "vs", "snap1", "-n", NS)
+        wait_for(lambda: not os.path.exists(copy), 60, what="the snapshot's copy removed")
+        wait_for(lambda: self.server.kubectl("get", "vsc", content).returncode != 0, 60,
+                 what="the content deleted")
+        for name in ("snappy", "restored-vm"):
+            self.k("delete", "vm", name, "-n", NS)
+
 
 if __name__ == "__main__":
     unittest.main()
