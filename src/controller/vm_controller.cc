@@ -75,11 +75,7 @@ Status VmController::CreateVmi(const json::value& vm) {
     api::ApplyInstancetype(spec, *it);
   }
   // The VM's DataVolumes (and their claims) first: its volumes name them.
-  if (const json::value* ts = Find(vm, {"spec", "dataVolumeTemplates"}); ts && ts->is_array()) {
-    for (const auto& t : ts->get_array()) {
-      KUMO_RETURN_IF_ERROR(volumes_.EnsureDataVolume(ns, t, &vm));
-    }
-  }
+  KUMO_RETURN_IF_ERROR(EnsureDataVolumes(vm));
   const std::string uid = NewUid();
   // Attaching decides, before the instance exists, that no other VM holds its volumes.
   KUMO_ASSIGN_OR_RETURN(std::vector<api::VolumeDisk> disks,
@@ -144,6 +140,20 @@ Status VmController::CreateVmi(const json::value& vm) {
   if (!kv.ok() && kv.status().code() != Code::kAlreadyExists) return kv.status();
   if (kv.ok()) {
     events_.Record(vm, "Normal", "SuccessfulCreate", "Started the virtual machine by creating the new virtual machine instance " + name);
+  }
+  return Status::Ok();
+}
+
+Status VmController::EnsureDataVolumes(const json::value& vm) {
+  const json::value* ts = Find(vm, {"spec", "dataVolumeTemplates"});
+  if (!ts || !ts->is_array()) return Status::Ok();
+  const std::string ns = GetString(vm, {"metadata", "namespace"});
+  const api::ResourceInfo& dvs = Resource("cdi.kubevirt.io", "v1beta1", "datavolumes");
+  const api::ResourceInfo& pvcs = Resource("", "v1", "persistentvolumeclaims");
+  for (const auto& t : ts->get_array()) {
+    const std::string name = GetString(t, {"metadata", "name"});
+    if (cache_.Get(dvs.Key(ns, name)) && cache_.Get(pvcs.Key(ns, name))) continue;
+    KUMO_RETURN_IF_ERROR(volumes_.EnsureDataVolume(ns, t, &vm));
   }
   return Status::Ok();
 }
@@ -249,6 +259,10 @@ StatusOr<Result> VmController::Reconcile(const std::string& key) {
     return Result{};
   }
 
+  // A VM's DataVolumes exist whether it runs or not, as KubeVirt makes them.
+  if (Status st = EnsureDataVolumes(*vm); !st.ok()) {
+    events_.Record(*vm, "Warning", "FailedCreate", "cannot create its DataVolumes: " + st.message());
+  }
   const int64_t now_us = clock_.NowMonotonicMicros();
   const bool active = vmi && !Terminating(*vmi);
   const std::string phase = vmi ? GetString(*vmi, {"status", "phase"}) : "";

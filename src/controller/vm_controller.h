@@ -50,6 +50,8 @@ class VmController {
 
   Status CreateVmi(const json::value& vm);
   Status DeleteVmi(const json::value& vmi);
+  // Creates the VM's DataVolumes (dataVolumeTemplates) and their claims where missing.
+  Status EnsureDataVolumes(const json::value& vm);
   // Deletes the DataVolumes that the VM `vm` of `ns` owns (its dataVolumeTemplates).
   Status DeleteOwnedDataVolumes(const std::string& ns, const std::string& vm);
   Status UpdateStatus(const std::string& key, const json::value& vm, const json::value* vmi,

@@ -5,6 +5,7 @@ output formats, errors in one line with the server's reason, exit codes, complet
 import functools
 import http.server
 import json
+import re
 import os
 import subprocess
 import tempfile
@@ -280,6 +281,52 @@ class CliTest(unittest.TestCase):
     def dry_run(self, *extra, fmt="json"):
         r = self.kumo("vm", "create", "web1", "--image", "tiny", "--dry-run", "-o", fmt, *extra)
         return r.stdout
+
+    def test_volumes(self):
+        classes = self.kumo("volume", "classes").stdout
+        self.assertRegex(classes, r"local\s+yes\s+local \(the VM stays on the volume's node\)")
+        self.assertEqual(self.kumo("volume", "create", "vdata", "--size", "32Mi").stdout,
+                         "volume/vdata created (32Mi, class local, from blank)\n")
+        self.assertIn("already exists", self.fails(1, "volume", "create", "vdata", "--size", "1Gi"))
+        self.assertIn("--size", self.fails(2, "volume", "create", "nosize"))
+        self.assertIn("give one of --image, --from and --snapshot",
+                      self.fails(2, "volume", "create", "two", "--size", "1Gi", "--image", "a",
+                                 "--from", "vdata"))
+        self.assertIn("not found", self.fails(1, "volume", "create", "ghost-copy", "--size", "1Gi",
+                                              "--from", "ghost"))
+        self.assertIn("cannot shrink", self.fails(1, "volume", "resize", "vdata", "--size", "16Mi"))
+        self.assertIn("resized to 64Mi", self.kumo("volume", "resize", "vdata", "--size", "64Mi").stdout)
+        wait_for(lambda: "64Mi" in next(l for l in self.kumo("volume", "list").stdout.splitlines()
+                                        if l.startswith("vdata ")) and
+                 "growing" not in self.kumo("volume", "list").stdout, 30, what="vdata grown")
+        # A VM that boots from a persistent volume and attaches vdata; its manifest is KubeVirt's.
+        self.import_image("vol-img")
+        out = self.kumo("vm", "create", "vvm", "--image", "vol-img", "--volume-size", "2Gi",
+                        "--volume", "vdata", "--run-strategy", "Halted")
+        self.assertIn("Root disk: persistent volume vvm-root (2Gi, class default; deleted with the VM)",
+                      out.stderr)
+        vm = json.loads(self.server.kubectl("get", "vm", "vvm", "-o", "json").stdout)
+        self.assertEqual(vm["spec"]["dataVolumeTemplates"][0]["spec"]["source"],
+                         {"registry": {"url": "docker://vol-img"}})
+        self.assertIn({"name": "vol-vdata", "persistentVolumeClaim": {"claimName": "vdata"}},
+                      vm["spec"]["template"]["spec"]["volumes"])
+        self.assertIn("Root disk:     persistent volume vvm-root", self.kumo("vm", "show", "vvm").stdout)
+        wait_for(lambda: "vvm-root" in self.kumo("volume", "list").stdout, 30, what="vvm-root")
+        self.assertIn("Root disk: ephemeral", self.kumo("vm", "create", "evm", "--image", "vol-img",
+                                                        "--run-strategy", "Halted").stderr)
+        # Snapshots of an idle volume nobody wrote are empty and ready at once.
+        self.assertIn("volumesnapshot/vsnap created", self.kumo("volume", "snapshot", "vdata", "--name", "vsnap").stdout)
+        wait_for(lambda: re.search(r"vsnap\s+vdata\s+yes", self.kumo("volume", "snapshots").stdout), 30,
+                 what="vsnap ready")
+        self.kumo("volume", "create", "vback", "--size", "64Mi", "--snapshot", "vsnap")
+        self.assertIn("snapshot vsnap", self.kumo("volume", "list").stdout)
+        self.kumo("volume", "delete-snapshot", "vsnap")
+        # Deleting the VM takes its root volume, not the one it only named.
+        self.kumo("vm", "delete", "vvm")
+        wait_for(lambda: "vvm-root" not in self.kumo("volume", "list").stdout, 60, what="vvm-root deleted")
+        self.assertIn("vdata", self.kumo("volume", "list").stdout)
+        self.assertIn("volume/vdata deleted", self.kumo("volume", "delete", "vdata", "vback").stdout)
+        self.kumo("vm", "delete", "evm")
 
     def test_dry_run_manifest_matches_the_kubevirt_schema(self):
         user_data = os.path.join(self.tmp, "user-data")
