@@ -15,6 +15,7 @@
 #include "agent/image_cache.h"
 #include "agent/node_endpoint.h"
 #include "api/kubevirt.h"
+#include "api/object.h"
 #include "agent/vm_network.h"
 #include "agent/vmi_spec.h"
 #include "agent/volumes.h"
@@ -350,21 +351,13 @@ void AgentImpl::SyncSnapshot(const json::value& vsc) {
   copy.driver = GetString(vsc, {"spec", "driver"});
   copy.location = GetString(vsc, {"spec", "location"});
   if (!GetString(vsc, {"metadata", "deletionTimestamp"}).empty()) {
-    const json::value* fs = Find(vsc, {"metadata", "finalizers"});
-    json::array kept;
-    bool ours = false;
-    for (const auto& f : fs && fs->is_array() ? fs->get_array() : json::array()) {
-      if (f.is_string() && f.get_string() == api::kVolumeCleanupFinalizer) ours = true;
-      else kept.push_back(f);
-    }
-    if (!ours) return;
+    if (!api::HasFinalizer(vsc, api::kVolumeCleanupFinalizer)) return;
     if (Status st = RemoveVolume(copy, VolumeDir()); !st.ok()) {
       spdlog::warn("cannot remove snapshot {}: {}", name, st.ToString());
       return;
     }
     json::value updated = vsc;
-    if (kept.empty()) updated.get_object()["metadata"].get_object().erase("finalizers");
-    else updated.get_object()["metadata"].get_object()["finalizers"] = std::move(kept);
+    api::RemoveFinalizer(updated, api::kVolumeCleanupFinalizer);
     auto res = client_->Update(path, updated);
     if (!res.ok() && res.status().code() != Code::kNotFound) {
       spdlog::warn("cannot release snapshot {}: {}", name, res.status().ToString());
@@ -394,14 +387,7 @@ void AgentImpl::SyncSnapshot(const json::value& vsc) {
 
 void AgentImpl::CleanUpVolume(const json::value& pv) {
   if (GetString(pv, {"metadata", "deletionTimestamp"}).empty()) return;
-  const json::value* fs = Find(pv, {"metadata", "finalizers"});
-  bool ours = false;
-  json::array kept;
-  for (const auto& f : fs && fs->is_array() ? fs->get_array() : json::array()) {
-    if (f.is_string() && f.get_string() == api::kVolumeCleanupFinalizer) ours = true;
-    else kept.push_back(f);
-  }
-  if (!ours) return;
+  if (!api::HasFinalizer(pv, api::kVolumeCleanupFinalizer)) return;
   api::VolumeDisk d;
   d.pv = GetString(pv, {"metadata", "name"});
   d.driver = GetString(pv, {"spec", "csi", "driver"});
@@ -412,8 +398,7 @@ void AgentImpl::CleanUpVolume(const json::value& pv) {
     return;  // the next list retries
   }
   json::value updated = pv;
-  if (kept.empty()) updated.get_object()["metadata"].get_object().erase("finalizers");
-  else updated.get_object()["metadata"].get_object()["finalizers"] = std::move(kept);
+  api::RemoveFinalizer(updated, api::kVolumeCleanupFinalizer);
   auto res = client_->Update(ResourcePath("", "v1", "persistentvolumes", "", d.pv), updated);
   if (!res.ok() && res.status().code() != Code::kNotFound) {
     spdlog::warn("cannot release volume {}: {}", d.pv, res.status().ToString());

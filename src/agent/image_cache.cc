@@ -18,14 +18,6 @@ namespace {
 
 constexpr size_t kChunk = 4 << 20;  // the largest range the server returns
 
-bool IsHex64(const std::string& s) {
-  if (s.size() != 64) return false;
-  for (char c : s) {
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-  }
-  return true;
-}
-
 // "size mtime-ns" of a file; "" when it is missing.
 std::string Stamp(const std::string& path) {
   struct stat st;
@@ -51,7 +43,7 @@ std::shared_ptr<std::mutex> ImageCache::LockFor(const std::string& sha256) {
 
 StatusOr<std::string> ImageCache::Get(const std::string& name, const std::string& sha256,
                                       const std::function<void(const std::string&)>& on_event) {
-  if (!IsHex64(sha256)) {
+  if (!IsSha256Hex(sha256)) {
     return NotFound("image \"" + name + "\" has no checksum yet: it is still being uploaded");
   }
   auto lock = LockFor(sha256);

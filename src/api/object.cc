@@ -46,4 +46,27 @@ StatusOr<json::value> ParseStored(std::string_view stored, int64_t rv) {
   return v;
 }
 
+bool HasFinalizer(const json::value& obj, std::string_view f) {
+  const json::value* fs = Find(obj, {"metadata", "finalizers"});
+  if (!fs || !fs->is_array()) return false;
+  for (const auto& v : fs->get_array()) {
+    if (v.is_string() && v.get_string() == f) return true;
+  }
+  return false;
+}
+
+bool RemoveFinalizer(json::value& obj, std::string_view f) {
+  json::value* fs = Find(obj, {"metadata", "finalizers"});
+  if (!fs || !fs->is_array()) return false;
+  json::array kept;
+  bool found = false;
+  for (const auto& v : fs->get_array()) {
+    if (v.is_string() && v.get_string() == f) found = true;
+    else kept.push_back(v);
+  }
+  if (kept.empty()) obj.get_object()["metadata"].get_object().erase("finalizers");
+  else *fs = std::move(kept);
+  return found;
+}
+
 }  // namespace kumo::api

@@ -22,4 +22,10 @@ std::string InjectResourceVersion(std::string_view stored, int64_t rv);
 // Parses stored bytes and sets metadata.resourceVersion.
 StatusOr<json::value> ParseStored(std::string_view stored, int64_t rv);
 
+// True when metadata.finalizers lists `finalizer`.
+bool HasFinalizer(const json::value& obj, std::string_view finalizer);
+// Removes `finalizer` from metadata.finalizers (the list goes when it empties); true when it
+// was there.
+bool RemoveFinalizer(json::value& obj, std::string_view finalizer);
+
 }  // namespace kumo::api

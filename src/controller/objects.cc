@@ -23,29 +23,6 @@ bool Terminating(const json::value& obj) {
   return !GetString(obj, {"metadata", "deletionTimestamp"}).empty();
 }
 
-bool HasFinalizer(const json::value& obj, std::string_view f) {
-  const json::value* fs = Find(obj, {"metadata", "finalizers"});
-  if (!fs || !fs->is_array()) return false;
-  for (const auto& v : fs->get_array()) {
-    if (v.is_string() && v.get_string() == f) return true;
-  }
-  return false;
-}
-
-bool RemoveFinalizer(json::value& obj, std::string_view f) {
-  json::value* fs = Find(obj, {"metadata", "finalizers"});
-  if (!fs || !fs->is_array()) return false;
-  json::array kept;
-  bool found = false;
-  for (const auto& v : fs->get_array()) {
-    if (v.is_string() && v.get_string() == f) found = true;
-    else kept.push_back(v);
-  }
-  if (kept.empty()) obj.get_object()["metadata"].get_object().erase("finalizers");
-  else *fs = std::move(kept);
-  return found;
-}
-
 Status Mutate(store::Store& store, const std::string& key,
               const std::function<Status(json::value& obj)>& mutate) {
   return store::GuaranteedUpdate(store, key,

@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "api/object.h"
 #include "api/resource.h"
 #include "common/json.h"
 #include "common/status.h"
@@ -20,9 +21,8 @@ const api::ResourceInfo& Resource(std::string_view group, std::string_view versi
 // The object at `key` (resourceVersion filled in), nullopt when absent.
 StatusOr<std::optional<json::value>> Load(store::Store& store, const std::string& key);
 bool Terminating(const json::value& obj);
-bool HasFinalizer(const json::value& obj, std::string_view finalizer);
-// Removes `finalizer` from metadata.finalizers; true when it was there.
-bool RemoveFinalizer(json::value& obj, std::string_view finalizer);
+using api::HasFinalizer;
+using api::RemoveFinalizer;
 // Read-modify-write of the stored object at `key`; `mutate` may return an error to abort.
 Status Mutate(store::Store& store, const std::string& key,
               const std::function<Status(json::value& obj)>& mutate);

@@ -21,14 +21,6 @@ const api::ResourceInfo& Images() {
   return *api::DefaultRegistry().Find("kumo.io", "v1alpha1", "images");
 }
 
-bool IsHex64(const std::string& s) {
-  if (s.size() != 64) return false;
-  for (char c : s) {
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-  }
-  return true;
-}
-
 StatusOr<uint64_t> NumberParam(const Query& query, const char* key, bool required) {
   auto it = query.find(key);
   if (it == query.end()) {
@@ -112,7 +104,7 @@ http::Response ImageData::Append(const std::string& name, const Query& query,
 }
 
 http::Response ImageData::Commit(const std::string& name, const std::string& sha256) {
-  if (!IsHex64(sha256)) return Error(BadRequest("commit must be the upload's sha256 in lower-case hex"));
+  if (!IsSha256Hex(sha256)) return Error(BadRequest("commit must be the upload's sha256 in lower-case hex"));
   auto lock = LockFor(name);
   std::lock_guard guard(*lock);
   const std::string part = dir_ + "/uploads/" + name + ".part";
@@ -152,7 +144,7 @@ http::Response ImageData::Read(const std::string& name, const Query& query) {
   if (!image.ok()) return Error(image.status());
   std::string sum = GetString(*image, {"status", "checksum"});
   if (sum.starts_with("sha256:")) sum = sum.substr(7);
-  if (GetString(*image, {"status", "phase"}) != "Ready" || !IsHex64(sum)) {
+  if (GetString(*image, {"status", "phase"}) != "Ready" || !IsSha256Hex(sum)) {
     return Error(NotFound("image \"" + name + "\" has not been uploaded yet"));
   }
   auto offset = NumberParam(query, "offset", false);

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "api/kubevirt.h"
+#include "api/object.h"
 #include "api/resource.h"
 #include "api/storage.h"
 #include "api/validation.h"
@@ -378,13 +379,7 @@ Status NodeRestrictionAdmission::Admit(const AdmissionRequest& req) {
     // finalizer: nothing else.
     const bool ours = req.old && api::FieldValue(*req.old, api::kPvNodeField) == node;
     json::value expected = req.old ? *req.old : json::value();
-    if (json::value* fs = Find(expected, {"metadata", "finalizers"}); fs && fs->is_array()) {
-      json::array kept;
-      for (const auto& f : fs->get_array()) {
-        if (!(f.is_string() && f.get_string() == api::kVolumeCleanupFinalizer)) kept.push_back(f);
-      }
-      *fs = std::move(kept);
-    }
+    if (expected.is_object()) api::RemoveFinalizer(expected, api::kVolumeCleanupFinalizer);
     if (!change || !ours || !req.object || !SameAt(req.object, &expected, {"spec"}) ||
         !SameAt(req.object, &expected, {"metadata", "finalizers"}) ||
         !SameAt(req.object, &expected, {"metadata", "annotations"}) ||
@@ -399,13 +394,7 @@ Status NodeRestrictionAdmission::Admit(const AdmissionRequest& req) {
     // cleanup finalizer: nothing else, and only for its own.
     const bool ours = req.old && GetString(*req.old, {"spec", "nodeName"}) == node;
     json::value expected = req.old ? *req.old : json::value();
-    if (json::value* fs = Find(expected, {"metadata", "finalizers"}); fs && fs->is_array()) {
-      json::array kept;
-      for (const auto& f : fs->get_array()) {
-        if (!(f.is_string() && f.get_string() == api::kVolumeCleanupFinalizer)) kept.push_back(f);
-      }
-      *fs = std::move(kept);
-    }
+    if (expected.is_object()) api::RemoveFinalizer(expected, api::kVolumeCleanupFinalizer);
     const bool finalizers_ok = SameAt(req.object, req.old, {"metadata", "finalizers"}) ||
                                SameAt(req.object, &expected, {"metadata", "finalizers"});
     if (!change || !ours || !req.object || !SameAt(req.object, req.old, {"spec"}) ||
