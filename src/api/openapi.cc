@@ -318,6 +318,7 @@ std::unique_ptr<const Built> Build(const Registry& registry) {
   openapi::AddCoreSchemas(library);
   openapi::AddKubevirtSchemas(library);
   openapi::AddInstancetypeSchemas(library);
+  openapi::AddStorageSchemas(library);
 
   auto built = std::make_unique<Built>();
   json::object root_paths;

@@ -75,5 +75,7 @@ void AddKubevirtSchemas(json::object& out);
 // kubevirt.io/v1 instance hardware, networks and volumes.
 void AddKubevirtDomainSchemas(json::object& out);
 void AddInstancetypeSchemas(json::object& out);
+// Volumes, storage classes, DataVolumes and snapshots.
+void AddStorageSchemas(json::object& out);
 
 }  // namespace kumo::api::openapi
