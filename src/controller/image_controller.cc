@@ -39,19 +39,40 @@ ImageController::ImageController(store::Store& store, store::WatchCache& cache)
       {Images().KeyPrefix(),
        [](const store::CachedObject& o) { return std::vector<std::string>{o.key}; }},
       // A node's cache changed: the images it held before or holds now.
-      {Nodes().KeyPrefix(),
-       [](const store::CachedObject& o) {
-         std::vector<std::string> keys;
-         if (o.json.find(kImagePrefix) == std::string::npos) return keys;
-         StatusOr<json::value> node = ParseJson(o.json);
-         if (!node.ok()) return keys;
-         for (const auto& name : CachedImagesOf(*node)) keys.push_back(Images().Key("", name));
-         return keys;
-       }},
+      {Nodes().KeyPrefix(), [this](const store::CachedObject& o) { return Changed(o); }},
   };
   controller_ = std::make_unique<Controller>(
       "image-controller", cache_, std::move(watches),
       [this](const std::string& key) { return Reconcile(key); }, /*workers=*/1);
+}
+
+std::vector<std::string> ImageController::Changed(const store::CachedObject& o) {
+  const std::string node = o.key.substr(Nodes().KeyPrefix().size());
+  std::set<std::string> now;
+  // A node deleted from the cache shows up without status: it caches nothing any more.
+  if (o.json.find(kImagePrefix) != std::string::npos && cache_.Get(o.key)) {
+    StatusOr<json::value> parsed = ParseJson(o.json);
+    if (parsed.ok()) now = CachedImagesOf(*parsed);
+  }
+  std::lock_guard lock(mu_);
+  std::set<std::string>& before = by_node_[node];
+  if (before == now) return {};
+  std::vector<std::string> keys;
+  for (const auto& name : before) {
+    if (!now.count(name)) {
+      by_image_[name].erase(node);
+      keys.push_back(Images().Key("", name));
+    }
+  }
+  for (const auto& name : now) {
+    if (!before.count(name)) {
+      by_image_[name].insert(node);
+      keys.push_back(Images().Key("", name));
+    }
+  }
+  if (now.empty()) by_node_.erase(node);
+  else before = std::move(now);
+  return keys;
 }
 
 ImageController::~ImageController() { Stop(); }
@@ -60,13 +81,11 @@ void ImageController::Stop() { controller_->Stop(); }
 
 StatusOr<Result> ImageController::Reconcile(const std::string& key) {
   const std::string name = key.substr(Images().KeyPrefix().size());
-  const std::string needle = std::string(kImagePrefix) + name + "@";
   json::array nodes;
-  for (const auto& n : cache_.List(Nodes().KeyPrefix(), "", 0, nullptr).items) {
-    if (n->json.find(needle) == std::string::npos) continue;
-    StatusOr<json::value> node = ParseJson(n->json);
-    if (node.ok() && CachedImagesOf(*node).count(name)) {
-      nodes.push_back(json::value(GetString(*node, {"metadata", "name"})));
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = by_image_.find(name); it != by_image_.end()) {
+      for (const auto& n : it->second) nodes.push_back(json::value(n));
     }
   }
   Status st = Mutate(store_, key, [&](json::value& image) -> Status {
@@ -77,7 +96,6 @@ StatusOr<Result> ImageController::Reconcile(const std::string& key) {
     return Status::Ok();
   });
   if (!st.ok() && st.code() != Code::kAlreadyExists && st.code() != Code::kNotFound) return st;
-  // A node that drops an image (or is deleted) is noticed at the periodic resync.
   return Result{};
 }
 

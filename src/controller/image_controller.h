@@ -4,7 +4,11 @@
 // `kubectl get images` prints.
 #pragma once
 
+#include <map>
 #include <memory>
+#include <mutex>
+#include <set>
+#include <string>
 
 #include "controller/controller.h"
 #include "store/store.h"
@@ -23,8 +27,15 @@ class ImageController {
   StatusOr<Result> Reconcile(const std::string& image_key);
 
  private:
+  // The image keys whose node set changed with this node event (a heartbeat that leaves the
+  // node's images as they were changes none: no work per heartbeat).
+  std::vector<std::string> Changed(const store::CachedObject& node);
+
   store::Store& store_;
   store::WatchCache& cache_;
+  std::mutex mu_;  // guards the maps below
+  std::map<std::string, std::set<std::string>> by_node_;   // node -> images it caches
+  std::map<std::string, std::set<std::string>> by_image_;  // image -> nodes caching it
   std::unique_ptr<Controller> controller_;
 };
 
