@@ -16,6 +16,7 @@
 #include "agent/node_endpoint.h"
 #include "api/kubevirt.h"
 #include "api/object.h"
+#include "api/resource.h"
 #include "agent/vm_network.h"
 #include "agent/vmi_spec.h"
 #include "agent/volumes.h"
@@ -78,8 +79,9 @@ class AgentImpl : public Agent {
   void SyncSnapshot(const json::value& vsc);
   // Removes the data of a released volume this node holds, then lets the server delete it.
   void CleanUpVolume(const json::value& pv);
-  // Makes the files of the VMI's volumes (kumo.io/volumes) and adds them to `spec`.
-  Status AttachVolumes(const json::value& vmi, VmSpec& spec);
+  // Makes the files of the VMI's volumes (kumo.io/volumes) and adds them to `spec`; `incoming`:
+  // for a live migration's target (see PrepareVolumes).
+  Status AttachVolumes(const json::value& vmi, VmSpec& spec, bool incoming = false);
   std::string VolumeDir() const { return options_.data_dir + "/volumes"; }
   void WorkLoop();
   void Enqueue(const std::string& ns_name);
@@ -386,6 +388,24 @@ void AgentImpl::SyncSnapshot(const json::value& vsc) {
 }
 
 void AgentImpl::CleanUpVolume(const json::value& pv) {
+  if (api::FieldValue(pv, api::kPvNodeField) != options_.node_name &&
+      GetString(pv, {"spec", "csi", "driver"}) == api::kLocalDriver) {
+    // A local volume moved away with its VM (live migration): this node's copy is stale, unless
+    // the VM that holds the volume is still here (a migration not finished).
+    const std::string attached = GetString(pv, {"metadata", "annotations", api::kAttachedToAnnotation});
+    const size_t s1 = attached.find('/'), s2 = attached.find('/', s1 == std::string::npos ? 0 : s1 + 1);
+    if (s1 != std::string::npos && s2 != std::string::npos) {
+      const std::string ns = attached.substr(0, s1), name = attached.substr(s1 + 1, s2 - s1 - 1);
+      if (runtime_->Inspect(ns, name).phase != VmPhase::kAbsent) return;
+    }
+    api::VolumeDisk d;
+    d.pv = GetString(pv, {"metadata", "name"});
+    d.driver = api::kLocalDriver;
+    if (Status st = RemoveVolume(d, VolumeDir()); !st.ok()) {
+      spdlog::warn("cannot remove the stale copy of volume {}: {}", d.pv, st.ToString());
+    }
+    return;
+  }
   if (GetString(pv, {"metadata", "deletionTimestamp"}).empty()) return;
   if (!api::HasFinalizer(pv, api::kVolumeCleanupFinalizer)) return;
   api::VolumeDisk d;
@@ -778,7 +798,7 @@ void AgentImpl::ReportImages() {
   if (!patched.ok()) spdlog::warn("cannot report cached images: {}", patched.status().ToString());
 }
 
-Status AgentImpl::AttachVolumes(const json::value& vmi, VmSpec& spec) {
+Status AgentImpl::AttachVolumes(const json::value& vmi, VmSpec& spec, bool incoming) {
   KUMO_ASSIGN_OR_RETURN(std::vector<api::VolumeDisk> disks, api::DisksOf(vmi));
   if (disks.empty()) return Status::Ok();
   // Uploaded images that fill new volumes come from this node's cache.
@@ -788,7 +808,7 @@ Status AgentImpl::AttachVolumes(const json::value& vmi, VmSpec& spec) {
     if (!img.ok()) return img.status();
     KUMO_ASSIGN_OR_RETURN(d.image_path, ResolverFor(vmi)(*img));
   }
-  KUMO_ASSIGN_OR_RETURN(spec.volumes, PrepareVolumes(disks, VolumeDir()));
+  KUMO_ASSIGN_OR_RETURN(spec.volumes, PrepareVolumes(disks, VolumeDir(), incoming));
   return Status::Ok();
 }
 
@@ -820,7 +840,9 @@ void AgentImpl::SyncIncoming(const std::string& ns, const std::string& name,
   if (local.phase != VmPhase::kAbsent) return fail("a VM of the same name is already here");
   StatusOr<VmSpec> spec = SpecFromVmi(vmi, *client_, ResolverFor(vmi));
   if (!spec.ok()) return fail(spec.status().message());
-  if (Status vols = AttachVolumes(vmi, *spec); !vols.ok()) return fail(vols.message());
+  if (Status vols = AttachVolumes(vmi, *spec, /*incoming=*/true); !vols.ok()) {
+    return fail(vols.message());
+  }
   const std::string ip = GetString(vmi, {"metadata", "annotations", "kumo.io/ip"});
   if (Status net = AttachNetwork(ns, name, vmi, *spec); !net.ok()) {
     return fail("cannot set up the VM's network: " + net.message());

@@ -112,11 +112,20 @@ StatusOr<int64_t> VirtualSize(const std::string& path) {
 }
 
 StatusOr<std::vector<VolumeFile>> PrepareVolumes(const std::vector<api::VolumeDisk>& disks,
-                                                 const std::string& volume_dir) {
+                                                 const std::string& volume_dir, bool incoming) {
   std::vector<VolumeFile> files;
   for (const auto& d : disks) {
     KUMO_ASSIGN_OR_RETURN(std::string path, VolumePath(d, volume_dir));
     std::error_code ec;
+    if (incoming && d.driver == api::kLocalDriver) {
+      // Anything here is a stale copy (the volume lives on the source node until the move).
+      fs::remove(path, ec);
+      api::VolumeDisk blank = d;
+      blank.source = "blank";
+      KUMO_RETURN_IF_ERROR(Create(blank, path, volume_dir));
+      files.push_back(VolumeFile{d.volume, path, false});
+      continue;
+    }
     if (!fs::exists(path, ec)) {
       if (d.populated) {
         return Status(Code::kUnavailable,

@@ -22,9 +22,12 @@ StatusOr<std::string> VolumePath(const api::VolumeDisk& disk, const std::string&
 
 // Makes each volume's file ready: creates it when it is missing and the server has not marked
 // it populated (atomically: a half-made file never appears under the final name), and grows it
-// to the claim's size. Returns the files for the runtime, in order.
+// to the claim's size. Returns the files for the runtime, in order. With `incoming` (this node
+// is a live migration's target), each local volume gets a fresh empty file of its size, which
+// the migration fills; shared volumes are used where they are.
 StatusOr<std::vector<VolumeFile>> PrepareVolumes(const std::vector<api::VolumeDisk>& disks,
-                                                 const std::string& volume_dir);
+                                                 const std::string& volume_dir,
+                                                 bool incoming = false);
 
 // Copies volume `from` into a new file for `to` (a snapshot, next to its volume), atomically;
 // OK when `to` exists already. Returns the copy's virtual size.

@@ -333,14 +333,14 @@ StatusOr<std::optional<std::string>> Volumes::RequiredNode(const json::value& vm
   return node;
 }
 
-Status Volumes::PlaceVolumes(const json::value& vmi, const std::string& node) {
+Status Volumes::PlaceVolumes(const json::value& vmi, const std::string& node, bool moved) {
   KUMO_ASSIGN_OR_RETURN(std::vector<api::VolumeDisk> disks, api::DisksOf(vmi));
   for (const auto& d : disks) {
     const bool local = d.driver == api::kLocalDriver;
     Status st = Mutate(store_, Pvs().Key("", d.pv), [&](json::value& obj) -> Status {
       std::string at = api::FieldValue(obj, api::kPvNodeField);
       if (at == node) return Status(Code::kAlreadyExists, "placed");
-      if (local && !at.empty()) {
+      if (local && !at.empty() && !moved) {
         return Status(Code::kConflict, "local volume " + d.pv + " is on node " + at);
       }
       EnsureObject(obj, {"spec", "csi", "volumeAttributes"})["node"] = node;

@@ -72,7 +72,8 @@ class Volumes {
   // nullopt when any node will do. Invalid when two local volumes sit on different nodes.
   StatusOr<std::optional<std::string>> RequiredNode(const json::value& vmi) const;
   // Records `node` as the node that holds (local) or last ran (shared) each volume of the VMI.
-  Status PlaceVolumes(const json::value& vmi, const std::string& node);
+  // Conflict for a local volume on another node, unless `moved` (a live migration took it).
+  Status PlaceVolumes(const json::value& vmi, const std::string& node, bool moved = false);
 
  private:
   StatusOr<api::VolumeDisk> DiskFor(const std::string& ns, const api::ClaimRef& ref,

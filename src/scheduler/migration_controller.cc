@@ -116,8 +116,8 @@ StatusOr<controller::Result> MigrationController::Reconcile(const std::string& k
 
   if (mine) {
     if (GetBool(*ms, {"completed"})) {
-      // Shared volumes remember the node that runs them now (it removes their data later).
-      Status placed = volumes_.PlaceVolumes(vmi, GetString(*ms, {"targetNode"}));
+      // The volumes are on (local: moved to) the node that runs the VM now.
+      Status placed = volumes_.PlaceVolumes(vmi, GetString(*ms, {"targetNode"}), /*moved=*/true);
       if (!placed.ok()) spdlog::warn("volumes of {}/{}: {}", ns, vmi_name, placed.ToString());
       KUMO_RETURN_IF_ERROR(SetPhase(key, "Succeeded", "", ms));
       events_.Record(vmi, "Normal", "Migrated",
@@ -170,14 +170,9 @@ StatusOr<controller::Result> MigrationController::Reconcile(const std::string& k
   }
   StatusOr<Request> request = RequestForVmi(vmi, options_.placement);
   if (!request.ok()) return fail(request.status().message());
-  StatusOr<std::vector<api::VolumeDisk>> disks = api::DisksOf(vmi);
-  if (!disks.ok()) return fail(disks.status().message());
-  for (const auto& d : *disks) {
-    if (d.driver == api::kLocalDriver) {
-      return fail("volume " + d.volume + " (claim " + d.claim +
-                  ") is local to node " + source +
-                  "; live migration needs volumes of a shared storage class");
-    }
+  // Local volumes move with the VM (copied like its overlay); shared ones stay where they are.
+  if (StatusOr<std::vector<api::VolumeDisk>> disks = api::DisksOf(vmi); !disks.ok()) {
+    return fail(disks.status().message());
   }
   StatusOr<std::string> target = PlaceVmi(cache_, *request, options_.placement, source);
   if (!target.ok()) return fail("no other node can run the VMI: " + target.status().message());

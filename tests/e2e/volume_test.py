@@ -244,8 +244,9 @@ class VolumeTest(unittest.TestCase):
         path = os.path.join(agent.data_dir, "volumes", pv + ".qcow2")
         os.rename(path, path + ".away")
         self.subresource("fragile", "start")
-        wait_for(lambda: "is missing on this node" in self.get(
-            "vm", "fragile", ".status.conditions[?(@.type==\"Ready\")].message"), 120,
+        wait_for(lambda: "is missing on this node" in self.k(
+            "get", "events", "-n", NS, "--field-selector",
+            "involvedObject.name=fragile,reason=FailedAttachVolume").stdout, 120,
                  what="the start fails on the missing file")
         self.assertFalse(os.path.exists(path), "no fresh disk was made")
         os.rename(path + ".away", path)
@@ -300,6 +301,39 @@ class VolumeTest(unittest.TestCase):
                  what="the content deleted")
         for name in ("snappy", "restored-vm"):
             self.k("delete", "vm", name, "-n", NS)
+
+    def test_09_local_volume_moves_with_a_live_migration(self):
+        if self.node2 is None:
+            type(self).node2 = KumoAgent(self.server, "node2").start()
+        self.apply(persistent_vm("local-mover"))  # class local: the file lives on one node
+        first = self.wait_boots("local-mover", 1)
+        pv = self.get("pvc", "local-mover-root", ".spec.volumeName")
+        old_copy = os.path.join(first.data_dir, "volumes", pv + ".qcow2")
+        self.assertTrue(os.path.exists(old_copy))
+        uid = self.get("vmi", "local-mover", ".metadata.uid")
+        mig = {"apiVersion": "kubevirt.io/v1", "kind": "VirtualMachineInstanceMigration",
+               "metadata": {"name": "move-local", "namespace": NS},
+               "spec": {"vmiName": "local-mover"}}
+        self.apply(mig)
+        wait_for(lambda: self.get("vmim", "move-local", ".status.phase") in ("Succeeded", "Failed"),
+                 240, what="migration finished")
+        self.assertEqual(self.get("vmim", "move-local", ".status.phase"), "Succeeded",
+                         self.k("get", "vmim", "move-local", "-n", NS, "-o", "yaml").stdout)
+        second = self.node_of("local-mover")
+        self.assertIsNot(first, second)
+        self.assertEqual(self.get("vmi", "local-mover", ".metadata.uid"), uid)  # the same instance
+        # The volume lives on the new node now, and the old node's stale copy goes.
+        wait_for(lambda: self.get("pv", pv, ".spec.csi.volumeAttributes.node", ns=None) ==
+                 second.node_name, 30, what="the volume's node moves")
+        self.assertTrue(os.path.exists(os.path.join(second.data_dir, "volumes", pv + ".qcow2")))
+        wait_for(lambda: not os.path.exists(old_copy), 60, what="the old node's copy removed")
+        # A restart finds what the guest wrote before the move, on the new node.
+        self.subresource("local-mover", "restart")
+        wait_for(lambda: self.get("vmi", "local-mover", ".metadata.uid") not in ("", uid) and
+                 "KUMO-BOOTS=2" in second.console_log(NS, "local-mover"), 240,
+                 what="second boot of local-mover on " + second.node_name)
+        self.assertEqual(self.node_of("local-mover"), second)
+        self.k("delete", "vm", "local-mover", "-n", NS)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 // Live migration with non-shared storage for the QEMU runtime. The source mirrors its overlay
-// (drive-mirror, sync=top: the base image exists on both nodes) into an NBD export of the
-// target's fresh overlay; once the copy has caught up, RAM and device state follow over a TCP
+// (drive-mirror, sync=top: the base image exists on both nodes) and its local volumes (sync=full,
+// into empty files of their size) into NBD exports on the target; shared volumes are opened by
+// both and not copied. Once the copies have caught up, RAM and device state follow over a TCP
 // migration stream. The source stops in "pre-switchover" and the mirror is ended there, while
 // the source's disks are still active: ending it after the migration completed can make the
 // source QEMU abort on its inactivated disk. The target starts with -S and only resumes the
@@ -15,6 +16,7 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <set>
 #include <functional>
 #include <vector>
 
@@ -31,10 +33,11 @@ namespace fs = std::filesystem;
 using std::chrono::milliseconds;
 using std::chrono::steady_clock;
 
-constexpr char kJob[] = "migr-disk0";     // the drive-mirror job on the source
-constexpr char kExport[] = "migr-disk0";  // the block export on the target
-constexpr char kExportName[] = "disk0";   // the NBD export name the source connects to
-constexpr char kDisk[] = "disk0";         // the -drive id of the VM's disk
+// Each disk that moves with the VM (the overlay "disk0", local volumes "volN") has a drive-mirror
+// job "migr-<drive>" on the source and an NBD export of the same id, named "<drive>", on the
+// target.
+constexpr char kJobPrefix[] = "migr-";
+constexpr char kDisk[] = "disk0";  // the -drive id of the VM's overlay
 // Generous: an Inspect may hold QEMU's one QMP connection for up to 1.5 s.
 constexpr int kQmpConnectMs = 5000;
 constexpr int kCommandMs = 5000;
@@ -97,15 +100,6 @@ Status ValidateEndpoint(const MigrationEndpoint& ep, bool zero_ports_ok) {
   return Status::Ok();
 }
 
-StatusOr<bool> HasDrive(QmpClient& q, std::string_view id, int timeout_ms) {
-  KUMO_ASSIGN_OR_RETURN(json::value blocks, q.Execute("query-block", {}, timeout_ms));
-  if (blocks.is_array()) {
-    for (const auto& b : blocks.as_array()) {
-      if (GetString(b, {"device"}) == id) return true;
-    }
-  }
-  return false;
-}
 
 
 // A TCP port on `host` that was free a moment ago (QEMU binds it right after).
@@ -188,18 +182,27 @@ StatusOr<std::string> WaitStateLeaves(QmpClient& q, const std::string& state,
 // one MigrateOut call under the VM lock.
 class OutgoingMigration {
  public:
-  OutgoingMigration(QmpClient& q, const MigrationEndpoint& target, int timeout_seconds)
-      : q_(q), target_(target), timeout_s_(timeout_seconds), deadline_(timeout_seconds * 1000LL) {}
+  // One disk to copy: its -drive id and drive-mirror's sync mode ("top" for the overlay, whose
+  // base image the target has; "full" for a local volume).
+  struct Copy {
+    std::string drive;
+    std::string sync;
+    std::string Job() const { return kJobPrefix + drive; }
+  };
+
+  OutgoingMigration(QmpClient& q, const MigrationEndpoint& target, int timeout_seconds,
+                    std::vector<Copy> copies)
+      : q_(q), target_(target), timeout_s_(timeout_seconds), deadline_(timeout_seconds * 1000LL),
+        copies_(std::move(copies)) {}
 
   // Mirror, migrate, switch over. OK when QEMU reports the migration completed.
   Status Run() {
     KUMO_RETURN_IF_ERROR(CheckIdle());
-    KUMO_ASSIGN_OR_RETURN(bool overlay, HasDrive(q_, kDisk, deadline_.CommandMs()));
-    if (overlay) {
-      if (target_.nbd_port == 0) return BadRequest("the target exports no disk to copy into");
-      KUMO_RETURN_IF_ERROR(MirrorDisk());
-    } else {
+    if (copies_.empty()) {
       mirror_done_ = true;  // nothing to copy: the disks are shared volumes
+    } else {
+      if (target_.nbd_port == 0) return BadRequest("the target exports no disk to copy into");
+      KUMO_RETURN_IF_ERROR(MirrorDisks());
     }
     return MigrateState();
   }
@@ -230,18 +233,19 @@ class OutgoingMigration {
         q_.DiscardEvents(kPollMs);
       }
     }
-    auto job = FindJob(q_, kJob, d.CommandMs());
-    if (!job.ok()) return Wrap("cannot query the disk copy", job.status());
-    if (!job->is_null()) {
+    for (const auto& c : copies_) {
+      auto job = FindJob(q_, c.Job(), d.CommandMs());
+      if (!job.ok()) return Wrap("cannot query the disk copy", job.status());
+      if (job->is_null()) continue;
       // force: abandon a ready mirror at once instead of syncing a target we give up on.
-      (void)q_.Execute("block-job-cancel", {{"device", kJob}, {"force", true}}, d.CommandMs());
+      (void)q_.Execute("block-job-cancel", {{"device", c.Job()}, {"force", true}}, d.CommandMs());
       const Deadline gentle(kGentleCancelMs);
       bool yanked = false;
       while (!job->is_null()) {
         if (d.Expired()) return Status(Code::kTimeout, "the disk copy job did not go away");
         if (!yanked && gentle.Expired()) yanked = Yank(/*migration=*/false);
         q_.DiscardEvents(kPollMs);
-        job = FindJob(q_, kJob, d.CommandMs());
+        job = FindJob(q_, c.Job(), d.CommandMs());
         if (!job.ok()) return Wrap("cannot query the disk copy", job.status());
       }
     }
@@ -316,66 +320,84 @@ class OutgoingMigration {
     if (!(s.empty() || s == "none" || s == "completed" || s == "failed" || s == "cancelled")) {
       return Conflict("another migration is in progress (" + s + ")");
     }
-    auto job = FindJob(q_, kJob, deadline_.CommandMs());
-    if (!job.ok()) return Wrap("cannot query block jobs", job.status());
-    if (!job->is_null()) {
-      spdlog::warn("removing a disk copy left from an earlier migration attempt");
-      touched_ = true;
-      bool completed = false;
-      KUMO_RETURN_IF_ERROR(RollBack(completed));
+    for (const auto& c : copies_) {
+      auto job = FindJob(q_, c.Job(), deadline_.CommandMs());
+      if (!job.ok()) return Wrap("cannot query block jobs", job.status());
+      if (!job->is_null()) {
+        spdlog::warn("removing a disk copy left from an earlier migration attempt");
+        touched_ = true;
+        bool completed = false;
+        KUMO_RETURN_IF_ERROR(RollBack(completed));
+        break;
+      }
     }
     return Status::Ok();
   }
 
-  Status MirrorDisk() {
-    const std::string nbd = "nbd:" + UriHost(target_.host) + ":" +
-                            std::to_string(target_.nbd_port) + ":exportname=" + kExportName;
-    touched_ = true;
-    // sync=top: only the overlay moves; the target has the same base image.
-    // mode=existing, format=raw: write into the target's export, which is its qcow2 overlay.
-    auto r = q_.Execute("drive-mirror",
-                        {{"device", kDisk},
-                         {"job-id", kJob},
-                         {"target", nbd},
-                         {"format", "raw"},
-                         {"mode", "existing"},
-                         {"sync", "top"}},
-                        deadline_.CommandMs());
-    if (!r.ok()) {
-      return Wrap("cannot start copying the disk to " + target_.host + ":" +
-                      std::to_string(target_.nbd_port) + " (NBD)",
-                  r.status());
+  // True for an event that ends one of the copies.
+  bool AnyJobEnd(const json::value& e) const {
+    for (const auto& c : copies_) {
+      if (IsJobEnd(e, c.Job())) return true;
     }
-    while (true) {
+    return false;
+  }
+
+  Status MirrorDisks() {
+    touched_ = true;
+    // mode=existing, format=raw: write into the target's exports (its qcow2 files).
+    for (const auto& c : copies_) {
+      const std::string nbd = "nbd:" + UriHost(target_.host) + ":" +
+                              std::to_string(target_.nbd_port) + ":exportname=" + c.drive;
+      auto r = q_.Execute("drive-mirror",
+                          {{"device", c.drive},
+                           {"job-id", c.Job()},
+                           {"target", nbd},
+                           {"format", "raw"},
+                           {"mode", "existing"},
+                           {"sync", c.sync}},
+                          deadline_.CommandMs());
+      if (!r.ok()) {
+        return Wrap("cannot start copying the disk " + c.drive + " to " + target_.host + ":" +
+                        std::to_string(target_.nbd_port) + " (NBD)",
+                    r.status());
+      }
+    }
+    std::set<std::string> ready;
+    while (ready.size() < copies_.size()) {
       auto ev = q_.WaitForEvent(
-          [](const json::value& e) {
-            return IsJobEnd(e, kJob) || (GetString(e, {"event"}) == "BLOCK_JOB_READY" &&
-                                         GetString(e, {"data", "device"}) == kJob);
+          [this](const json::value& e) {
+            return AnyJobEnd(e) || GetString(e, {"event"}) == "BLOCK_JOB_READY";
           },
           std::min(1000, deadline_.LeftMs()));
       if (ev.ok()) {
         if (GetString(*ev, {"event"}) == "BLOCK_JOB_READY") {
-          RememberNbdNodes();
-          return Status::Ok();
+          ready.insert(GetString(*ev, {"data", "device"}));
+          continue;
         }
-        return Internal("copying the disk failed: " + JobEndReason(*ev));
+        return Internal("copying disk " + GetString(*ev, {"data", "device"}) +
+                        " failed: " + JobEndReason(*ev));
       }
-      if (ev.status().code() != Code::kTimeout) return Wrap("copying the disk", ev.status());
-      // No event for a second: make sure the job is still there and look at its progress.
-      auto job = FindJob(q_, kJob, deadline_.CommandMs());
-      if (!job.ok()) return Wrap("cannot query the disk copy", job.status());
-      if (job->is_null()) return Internal("the disk copy job ended without reaching ready");
-      if (auto* ready = Find(*job, {"ready"}); ready && ready->is_bool() && ready->as_bool()) {
-        RememberNbdNodes();
-        return Status::Ok();
-      }
-      if (deadline_.Expired()) {
-        return Status(Code::kTimeout, "the disk copy did not catch up within " +
-                                          std::to_string(timeout_s_) + " s (" +
-                                          std::to_string(GetInt(*job, {"offset"})) + " of " +
-                                          std::to_string(GetInt(*job, {"len"})) + " bytes)");
+      if (ev.status().code() != Code::kTimeout) return Wrap("copying the disks", ev.status());
+      // No event for a second: make sure the jobs are still there and look at their progress.
+      for (const auto& c : copies_) {
+        if (ready.count(c.Job())) continue;
+        auto job = FindJob(q_, c.Job(), deadline_.CommandMs());
+        if (!job.ok()) return Wrap("cannot query the disk copy", job.status());
+        if (job->is_null()) return Internal("the copy of disk " + c.drive + " ended without reaching ready");
+        if (auto* r = Find(*job, {"ready"}); r && r->is_bool() && r->as_bool()) {
+          ready.insert(c.Job());
+          continue;
+        }
+        if (deadline_.Expired()) {
+          return Status(Code::kTimeout, "the copy of disk " + c.drive + " did not catch up within " +
+                                            std::to_string(timeout_s_) + " s (" +
+                                            std::to_string(GetInt(*job, {"offset"})) + " of " +
+                                            std::to_string(GetInt(*job, {"len"})) + " bytes)");
+        }
       }
     }
+    RememberNbdNodes();
+    return Status::Ok();
   }
 
   Status MigrateState() {
@@ -421,7 +443,7 @@ class OutgoingMigration {
       }
       // The pause between polls also watches the mirror: it may fail while RAM moves.
       if (!mirror_done_) {
-        auto ev = q_.WaitForEvent([](const json::value& e) { return IsJobEnd(e, kJob); }, kPollMs);
+        auto ev = q_.WaitForEvent([this](const json::value& e) { return AnyJobEnd(e); }, kPollMs);
         if (ev.ok()) return Internal("copying the disk failed: " + JobEndReason(*ev));
       } else {
         q_.DiscardEvents(kPollMs);
@@ -433,14 +455,19 @@ class OutgoingMigration {
   // ready mirror copies what is left and ends it without switching the source to the copy.
   Status FinishMirror() {
     if (mirror_done_) return Status::Ok();
-    auto r = q_.Execute("block-job-cancel", {{"device", kJob}}, deadline_.CommandMs());
-    if (!r.ok()) return Wrap("cannot finish the disk copy", r.status());
-    auto ev = q_.WaitForEvent([](const json::value& e) { return IsJobEnd(e, kJob); },
-                              std::min(kSwitchoverMirrorMs, deadline_.LeftMs()));
-    if (!ev.ok()) return Wrap("finishing the disk copy", ev.status());
-    if (GetString(*ev, {"event"}) != "BLOCK_JOB_COMPLETED" ||
-        !GetString(*ev, {"data", "error"}).empty()) {
-      return Internal("the final disk copy failed: " + JobEndReason(*ev));
+    for (const auto& c : copies_) {
+      auto r = q_.Execute("block-job-cancel", {{"device", c.Job()}}, deadline_.CommandMs());
+      if (!r.ok()) return Wrap("cannot finish the copy of disk " + c.drive, r.status());
+    }
+    for (size_t ended = 0; ended < copies_.size(); ++ended) {
+      auto ev = q_.WaitForEvent([this](const json::value& e) { return AnyJobEnd(e); },
+                                std::min(kSwitchoverMirrorMs, deadline_.LeftMs()));
+      if (!ev.ok()) return Wrap("finishing the disk copies", ev.status());
+      if (GetString(*ev, {"event"}) != "BLOCK_JOB_COMPLETED" ||
+          !GetString(*ev, {"data", "error"}).empty()) {
+        return Internal("the final copy of disk " + GetString(*ev, {"data", "device"}) +
+                        " failed: " + JobEndReason(*ev));
+      }
     }
     mirror_done_ = true;
     return Status::Ok();
@@ -455,14 +482,16 @@ class OutgoingMigration {
   bool mirror_done_ = false;
   bool yanked_ = false;
   json::array nbd_nodes_;  // yank instances of the mirror's NBD client
+  const std::vector<Copy> copies_;
 };
 
 }  // namespace
 
 namespace {
 
-Status ExportOverlay(QmpClient& q, MigrationEndpoint& ep, const MigrationEndpoint& listen) {
-
+// Starts the NBD server and exports each of `drives` (writable) under its own name.
+Status ExportDrives(QmpClient& q, MigrationEndpoint& ep, const MigrationEndpoint& listen,
+                    const std::vector<std::string>& drives) {
   // QEMU cannot tell which port an NBD server on port 0 got: pick one, retry if it was taken.
   for (int attempt = 1;; ++attempt) {
     if (listen.nbd_port == 0) {
@@ -481,21 +510,23 @@ Status ExportOverlay(QmpClient& q, MigrationEndpoint& ep, const MigrationEndpoin
   }
   // block-export-add takes a node name; -drive generates it and it differs per process.
   KUMO_ASSIGN_OR_RETURN(json::value blocks, q.Execute("query-block", {}, kCommandMs));
-  std::string node;
-  if (blocks.is_array()) {
-    for (const auto& b : blocks.as_array()) {
-      if (GetString(b, {"device"}) == kDisk) node = GetString(b, {"inserted", "node-name"});
+  for (const auto& drive : drives) {
+    std::string node;
+    if (blocks.is_array()) {
+      for (const auto& b : blocks.as_array()) {
+        if (GetString(b, {"device"}) == drive) node = GetString(b, {"inserted", "node-name"});
+      }
     }
+    if (node.empty()) return Internal("QEMU shows no disk '" + drive + "'");
+    auto r = q.Execute("block-export-add",
+                       {{"type", "nbd"},
+                        {"id", kJobPrefix + drive},
+                        {"node-name", node},
+                        {"name", drive},
+                        {"writable", true}},
+                       kCommandMs);
+    if (!r.ok()) return Wrap("cannot export disk " + drive + " over NBD", r.status());
   }
-  if (node.empty()) return Internal("QEMU shows no disk '" + std::string(kDisk) + "'");
-  auto r = q.Execute("block-export-add",
-                     {{"type", "nbd"},
-                      {"id", kExport},
-                      {"node-name", node},
-                      {"name", kExportName},
-                      {"writable", true}},
-                     kCommandMs);
-  if (!r.ok()) return Wrap("cannot export the disk over NBD", r.status());
   return Status::Ok();
 }
 
@@ -530,15 +561,24 @@ StatusOr<MigrationEndpoint> ListenForState(QmpClient& q, MigrationEndpoint ep) {
 }  // namespace
 
 StatusOr<MigrationEndpoint> QemuRuntime::ExportForIncoming(const std::string& key, const VmPaths& p,
-                                                           const MigrationEndpoint& listen) {
+                                                           const MigrationEndpoint& listen,
+                                                           const std::vector<std::string>& drives) {
   auto qmp = QmpClient::Connect(p.qmp, kQmpConnectMs);
   if (!qmp.ok()) return Wrap("cannot reach QEMU's monitor", qmp.status());
   QmpClient& q = **qmp;
   MigrationEndpoint ep = listen;
-  KUMO_ASSIGN_OR_RETURN(bool overlay, HasDrive(q, kDisk, kCommandMs));
-  if (overlay) KUMO_RETURN_IF_ERROR(ExportOverlay(q, ep, listen));
-  else ep.nbd_port = 0;  // boots from a shared volume: nothing to copy
+  if (!drives.empty()) KUMO_RETURN_IF_ERROR(ExportDrives(q, ep, listen, drives));
+  else ep.nbd_port = 0;  // only shared volumes: nothing to copy
   return ListenForState(q, ep);
+}
+
+std::vector<std::string> QemuRuntime::DrivesThatMove(const VmSpec& spec) {
+  std::vector<std::string> drives;
+  if (!spec.image_path.empty()) drives.push_back(kDisk);
+  for (size_t i = 0; i < spec.volumes.size(); ++i) {
+    if (!spec.volumes[i].shared) drives.push_back("vol" + std::to_string(i));
+  }
+  return drives;
 }
 
 
@@ -553,7 +593,7 @@ StatusOr<MigrationEndpoint> QemuRuntime::StartIncoming(const VmSpec& spec,
   std::lock_guard<std::mutex> lock(*vm_lock);
   const bool existed = fs::exists(p.dir);
   KUMO_RETURN_IF_ERROR(StartLocked(spec, /*incoming=*/true));
-  auto ep = ExportForIncoming(key, p, listen);
+  auto ep = ExportForIncoming(key, p, listen, DrivesThatMove(spec));
   if (!ep.ok()) {
     spdlog::warn("VM {}: incoming migration setup failed: {}", vm, ep.status().message());
     (void)StopLocked(key, 0);
@@ -594,7 +634,25 @@ Status QemuRuntime::MigrateOut(const std::string& ns, const std::string& name,
                             ", migration port " + std::to_string(target.migration_port) + ")";
   spdlog::info("VM {}: live migration to {} starts (timeout {} s)", vm, where, timeout_seconds);
   const auto started = steady_clock::now();
-  OutgoingMigration m(**qmp, target, timeout_seconds);
+  // What moves: the overlay (its base image is on the target too) and the local volumes.
+  std::vector<OutgoingMigration::Copy> copies;
+  {
+    auto record = ReadFileToString(p.spec);
+    auto parsed = record.ok() ? ParseJson(*record) : StatusOr<json::value>(record.status());
+    if (!parsed.ok()) return Internal("VM " + vm + ": cannot read its spec: " + parsed.status().message());
+    VmSpec recorded;
+    recorded.image_path = GetString(*parsed, {"image_path"});
+    if (const json::value* vols = Find(*parsed, {"volumes"}); vols && vols->is_array()) {
+      for (const auto& v : vols->get_array()) {
+        recorded.volumes.push_back(
+            VolumeFile{GetString(v, {"name"}), GetString(v, {"path"}), GetBool(v, {"shared"})});
+      }
+    }
+    for (const auto& drive : DrivesThatMove(recorded)) {
+      copies.push_back({drive, drive == kDisk ? "top" : "full"});
+    }
+  }
+  OutgoingMigration m(**qmp, target, timeout_seconds, std::move(copies));
   Status st = m.Run();
   if (!st.ok() && !m.touched()) {
     return Status(st.code(), "VM " + vm + " cannot migrate: " + st.message());
@@ -675,15 +733,14 @@ Status QemuRuntime::FinishIncoming(const std::string& ns, const std::string& nam
   }
   auto exports = q.Execute("query-block-exports", {}, deadline.CommandMs());
   if (!exports.ok()) return fail("query-block-exports", exports.status());
-  bool exported = false;
   if (exports->is_array()) {
-    for (const auto& e : exports->as_array()) exported |= GetString(e, {"id"}) == kExport;
-  }
-  if (exported) {
-    // hard: drop a connection the source may not have closed yet; it is done with the disk.
-    auto r =
-        q.Execute("block-export-del", {{"id", kExport}, {"mode", "hard"}}, deadline.CommandMs());
-    if (!r.ok()) return fail("cannot remove the NBD export", r.status());
+    for (const auto& e : exports->as_array()) {
+      const std::string id = GetString(e, {"id"});
+      if (!id.starts_with(kJobPrefix)) continue;
+      // hard: drop a connection the source may not have closed yet; it is done with the disk.
+      auto r = q.Execute("block-export-del", {{"id", id}, {"mode", "hard"}}, deadline.CommandMs());
+      if (!r.ok()) return fail("cannot remove the NBD export " + id, r.status());
+    }
   }
   auto r = q.Execute("nbd-server-stop", {}, deadline.CommandMs());
   if (!r.ok() && r.status().message().find("not running") == std::string::npos) {

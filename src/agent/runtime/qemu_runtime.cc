@@ -323,6 +323,10 @@ Status QemuRuntime::StartLocked(const VmSpec& spec, bool incoming) {
   for (const auto& [h, g] : spec.host_forwards) forwards.push_back(json::array{h, g});
   json::array jargv;
   for (const auto& s : argv) jargv.push_back(json::string(s));
+  json::array volumes;
+  for (const auto& v : spec.volumes) {
+    volumes.push_back(json::object{{"name", v.name}, {"path", v.path}, {"shared", v.shared}});
+  }
   json::object record{{"ns", spec.ns},
                       {"name", spec.name},
                       {"uid", spec.uid},
@@ -334,6 +338,7 @@ Status QemuRuntime::StartLocked(const VmSpec& spec, bool incoming) {
                       {"tap_device", spec.tap_device},
                       {"host_forwards", forwards},
                       {"seed", with_seed},
+                      {"volumes", std::move(volumes)},
                       {"accel", accel},
                       {"started_at", now},
                       {"argv", jargv}};

@@ -87,7 +87,10 @@ class QemuRuntime : public Runtime {
   Status StopLocked(const std::string& key, int grace_seconds);
   // Migration steps on an open QMP connection (qemu_migration.cc).
   StatusOr<MigrationEndpoint> ExportForIncoming(const std::string& key, const VmPaths& p,
-                                                const MigrationEndpoint& listen);
+                                                const MigrationEndpoint& listen,
+                                                const std::vector<std::string>& drives);
+  // The -drive ids whose data a live migration copies: the overlay and the local volumes.
+  static std::vector<std::string> DrivesThatMove(const VmSpec& spec);
 
   const RuntimeOptions options_;
   std::mutex mu_;  // guards the members below
