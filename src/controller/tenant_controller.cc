@@ -44,7 +44,8 @@ TenantController::TenantController(store::Store& store, store::WatchCache& cache
                         &Resource("kubevirt.io", "v1", "virtualmachineinstances"),
                         &Resource("kumo.io", "v1alpha1", "ipreservations"),
                         &Resource("", "v1", "persistentvolumeclaims"),
-                        &Resource("cdi.kubevirt.io", "v1beta1", "datavolumes")}) {
+                        &Resource("cdi.kubevirt.io", "v1beta1", "datavolumes"),
+                        &Resource("snapshot.storage.k8s.io", "v1", "volumesnapshots")}) {
     watches.push_back({r->KeyPrefix(), [r, &cache](const store::CachedObject& o) {
                          std::string key = TenantKeyOfNamespaced(o.key, *r);
                          if (!cache.Get(key)) return std::vector<std::string>{};

@@ -179,6 +179,14 @@ Amounts ClaimOfReservation(const json::value& reservation) {
   return a;
 }
 
+Amounts ClaimOfSnapshot(const json::value* source_claim) {
+  Amounts a;
+  const json::value* spec = source_claim ? Find(*source_claim, {"spec"}) : nullptr;
+  StatusOr<int64_t> bytes = spec ? api::RequestedStorage(*spec) : StatusOr<int64_t>(int64_t{0});
+  a.storage = bytes.ok() ? *bytes : 0;
+  return a;
+}
+
 Status CheckQuota(const std::string& quota_name, const Quota& quota, const Amounts& used,
                   const Amounts& old_claim, const Amounts& new_claim) {
   std::string requested, used_text, limited;

@@ -62,6 +62,9 @@ Amounts ClaimOfReservation(const json::value& reservation);
 // What a PersistentVolumeClaim or a DataVolume claims: one volume and its size; nothing when a
 // DataVolume (or a VM) owns it, since its owner counts it. Invalid when the size is unreadable.
 StatusOr<Amounts> ClaimOfVolume(const json::value& claim_or_data_volume);
+// What a VolumeSnapshot claims: the storage its source claim asks for (nothing while the
+// source claim, which may be null, is unknown).
+Amounts ClaimOfSnapshot(const json::value* source_claim);
 
 // OK when replacing `old_claim` by `new_claim` keeps every resource that grows within `quota`,
 // given `used` (which includes `old_claim`). Otherwise Forbidden:

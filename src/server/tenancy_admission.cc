@@ -137,7 +137,8 @@ Status TenantPolicyAdmission::Admit(const AdmissionRequest& req) {
   bool vmi = kind == "VirtualMachineInstance" && req.resource.group == "kubevirt.io";
   bool reservation = kind == "IPReservation" && req.resource.group == "kumo.io";
   bool volume = (kind == "PersistentVolumeClaim" && req.resource.group.empty()) ||
-                (kind == "DataVolume" && req.resource.group == "cdi.kubevirt.io");
+                (kind == "DataVolume" && req.resource.group == "cdi.kubevirt.io") ||
+                (kind == "VolumeSnapshot" && req.resource.group == api::kSnapshotGroup);
   if (!vm && !vmi && !reservation && !volume) return Status::Ok();
   std::shared_ptr<const TenantInfo> tenant = tenants_.Get(req.ns);
   if (!tenant) return Status::Ok();
@@ -176,6 +177,13 @@ StatusOr<Amounts> TenantPolicyAdmission::ClaimOf(const api::ResourceInfo& r, con
                                                  const std::string& ns) {
   if (r.kind == "IPReservation") return ClaimOfReservation(obj);
   if (r.kind == "PersistentVolumeClaim" || r.kind == "DataVolume") return ClaimOfVolume(obj);
+  if (r.kind == "VolumeSnapshot") {
+    // A snapshot's copy takes as much storage as its source claim asks for.
+    const std::string claim = GetString(obj, {"spec", "source", "persistentVolumeClaimName"});
+    store::CachedPtr pvc = cache_.Get(Kind("", "persistentvolumeclaims").Key(ns, claim));
+    StatusOr<json::value> parsed = pvc ? ParseJson(pvc->json) : StatusOr<json::value>(NotFound(claim));
+    return ClaimOfSnapshot(parsed.ok() ? &*parsed : nullptr);
+  }
   if (r.kind == "VirtualMachineInstance") {
     // A VM's own VMI is counted with the VM. Only the VM controller sets that ownerReference
     // (ServerFieldsAdmission), so a VMI that merely shares a VM's name counts on its own.
@@ -273,6 +281,8 @@ StatusOr<Amounts> TenantPolicyAdmission::UsageLocked(const std::string& ns) {
   store::WatchCache::Page claims, data_volumes;
   visit(Kind("", "persistentvolumeclaims"), claims);
   visit(Kind("cdi.kubevirt.io", "datavolumes"), data_volumes);
+  store::WatchCache::Page snapshots;
+  visit(Kind(api::kSnapshotGroup, "volumesnapshots"), snapshots);
   // Admitted creates the cache does not show yet.
   auto now = std::chrono::steady_clock::now();
   for (const auto& [key, p] : pending) {

@@ -350,6 +350,15 @@ class IsolationTest(StatusAssertions, unittest.TestCase):
         self.assertStatus(self.req("mallory", "POST", self.VMS.format("m"), vm), 403,
                           fragment="storage=2Gi")
         self.assertAbsent(self.VMS.format("m") + "/fat")
+        # Snapshots take storage too: copies of a claim cannot exceed the quota.
+        self.assertEqual(self.req("mallory", "POST", self.PVCS.format("m"),
+                                  self.claim("base", "m", size="64Mi"))[0], 201)
+        snap = {"apiVersion": "snapshot.storage.k8s.io/v1", "kind": "VolumeSnapshot",
+                "metadata": {"name": "copy1", "namespace": "m"},
+                "spec": {"source": {"persistentVolumeClaimName": "base"}}}
+        self.assertStatus(self.req("mallory", "POST",
+                                   "/apis/snapshot.storage.k8s.io/v1/namespaces/m/volumesnapshots", snap),
+                          403, fragment="requested: storage=64Mi")
 
     def test_node_touches_only_its_own_volumes(self):
         path = os.path.join(self.dir, "n8.kubeconfig")
