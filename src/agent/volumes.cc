@@ -68,6 +68,14 @@ Status Create(const api::VolumeDisk& d, const std::string& path, const std::stri
     st = RunChecked({"qemu-img", "convert", "-q", "-U", "-f", "qcow2", "-O", "qcow2", *src_path, tmp},
                     {.timeout_ms = kQemuImgMs})
              .status();
+    if (st.ok()) {
+      StatusOr<int64_t> have = VirtualSize(tmp);
+      if (!have.ok()) st = have.status();
+      else if (*have > d.size_bytes) {
+        st = Status(Code::kInvalid, "the source of volume " + d.claim + " is bigger (" +
+                                        std::to_string(*have >> 20) + " MiB) than the volume");
+      }
+    }
   } else {
     st = RunChecked({"qemu-img", "create", "-q", "-f", "qcow2", tmp, std::to_string(d.size_bytes)},
                     {.timeout_ms = kQemuImgMs})

@@ -100,6 +100,7 @@ Status VmController::CreateVmi(const json::value& vm) {
       json::object annotations = a->get_object();
       // The address is IPAM's to give (below), never the template's.
       annotations.erase(api::kVmiIpAnnotation);
+      annotations.erase(api::kVmiVolumesAnnotation);  // where volumes live is the server's to say
       meta["annotations"] = std::move(annotations);
     }
   }
@@ -158,7 +159,8 @@ Status VmController::EnsureDataVolumes(const json::value& vm) {
   return Status::Ok();
 }
 
-Status VmController::DeleteOwnedDataVolumes(const std::string& ns, const std::string& vm) {
+Status VmController::DeleteOwnedDataVolumes(const std::string& ns, const std::string& vm,
+                                            const std::set<std::string>& keep) {
   const api::ResourceInfo& dvs = Resource("cdi.kubevirt.io", "v1beta1", "datavolumes");
   store::WatchCache::Page page = cache_.List(dvs.KeyPrefix() + ns + "/", "", 0, nullptr);
   for (const auto& o : page.items) {
@@ -170,7 +172,7 @@ Status VmController::DeleteOwnedDataVolumes(const std::string& ns, const std::st
     for (const auto& r : refs && refs->is_array() ? refs->get_array() : json::array()) {
       owned |= GetString(r, {"kind"}) == "VirtualMachine" && GetString(r, {"name"}) == vm;
     }
-    if (!owned) continue;
+    if (!owned || keep.count(GetString(*dv, {"metadata", "name"}))) continue;
     auto del = store_.Delete(o->key, o->mod_revision);
     if (!del.ok() && del.status().code() != Code::kNotFound && del.status().code() != Code::kConflict) {
       return del.status();
@@ -259,9 +261,18 @@ StatusOr<Result> VmController::Reconcile(const std::string& key) {
     return Result{};
   }
 
-  // A VM's DataVolumes exist whether it runs or not, as KubeVirt makes them.
+  // A VM's DataVolumes exist whether it runs or not, as KubeVirt makes them; those whose template
+  // was removed go (they count against quota only through the VM's templates).
   if (Status st = EnsureDataVolumes(*vm); !st.ok()) {
     events_.Record(*vm, "Warning", "FailedCreate", "cannot create its DataVolumes: " + st.message());
+  }
+  {
+    std::set<std::string> keep;
+    if (const json::value* ts = Find(*vm, {"spec", "dataVolumeTemplates"}); ts && ts->is_array()) {
+      for (const auto& t : ts->get_array()) keep.insert(GetString(t, {"metadata", "name"}));
+    }
+    const std::string rest_ns = rest.substr(0, rest.find('/'));
+    KUMO_RETURN_IF_ERROR(DeleteOwnedDataVolumes(rest_ns, GetString(*vm, {"metadata", "name"}), keep));
   }
   const int64_t now_us = clock_.NowMonotonicMicros();
   const bool active = vmi && !Terminating(*vmi);

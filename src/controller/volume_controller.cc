@@ -210,6 +210,8 @@ StatusOr<Result> VolumeController::ReconcileVolume(const std::string& key) {
                                       GetString(*pv, {"spec", "claimRef", "uid"});
   }
   if (claim_alive) return Result{};
+  // The claim is gone but a VM still runs on the volume: it is released once that VM stops.
+  if (!volumes_.HolderOf(*pv).empty()) return Result{kHeldRetry};
   if (!Terminating(*pv) && GetString(*pv, {"status", "phase"}) != "Released") {
     KUMO_RETURN_IF_ERROR(Mutate(store_, key, [](json::value& obj) {
       EnsureObject(obj, {"status"})["phase"] = "Released";

@@ -364,10 +364,13 @@ StatusOr<json::value> Volumes::SnapshotContentOf(const std::string& ns,
                                                  const std::string& snapshot) const {
   KUMO_ASSIGN_OR_RETURN(auto vs, Load(store_, Resource(api::kSnapshotGroup, "v1", "volumesnapshots").Key(ns, snapshot)));
   if (!vs) return NotFound("volumesnapshot \"" + snapshot + "\" not found in namespace " + ns);
-  const std::string content = GetString(*vs, {"status", "boundVolumeSnapshotContentName"});
-  std::optional<json::value> vsc;
-  if (!content.empty()) {
-    KUMO_ASSIGN_OR_RETURN(vsc, Load(store_, Resource(api::kSnapshotGroup, "v1", "volumesnapshotcontents").Key("", content)));
+  // The content the server made for this snapshot (never a name from the snapshot's status).
+  const std::string content = "snapcontent-" + GetString(*vs, {"metadata", "uid"});
+  KUMO_ASSIGN_OR_RETURN(auto vsc, Load(store_, Resource(api::kSnapshotGroup, "v1", "volumesnapshotcontents").Key("", content)));
+  if (vsc && (GetString(*vsc, {"spec", "volumeSnapshotRef", "namespace"}) != ns ||
+              GetString(*vsc, {"spec", "volumeSnapshotRef", "uid"}) !=
+                  GetString(*vs, {"metadata", "uid"}))) {
+    vsc.reset();
   }
   if (!vsc || !GetBool(*vsc, {"status", "readyToUse"})) {
     return Status(Code::kUnavailable, "volumesnapshot \"" + snapshot + "\" is not ready yet");

@@ -118,7 +118,10 @@ StatusOr<controller::Result> MigrationController::Reconcile(const std::string& k
     if (GetBool(*ms, {"completed"})) {
       // The volumes are on (local: moved to) the node that runs the VM now.
       Status placed = volumes_.PlaceVolumes(vmi, GetString(*ms, {"targetNode"}), /*moved=*/true);
-      if (!placed.ok()) spdlog::warn("volumes of {}/{}: {}", ns, vmi_name, placed.ToString());
+      if (!placed.ok()) {
+        spdlog::warn("volumes of {}/{}: {}", ns, vmi_name, placed.ToString());
+        return placed;  // retried: the volumes must name the node that has them
+      }
       KUMO_RETURN_IF_ERROR(SetPhase(key, "Succeeded", "", ms));
       events_.Record(vmi, "Normal", "Migrated",
                      "The VMI migrated live from " + GetString(*ms, {"sourceNode"}) + " to " +

@@ -53,6 +53,14 @@ Status ServerFieldsAdmission::Admit(const AdmissionRequest& req) {
                     "(annotation kumo.io/ip-reservation) or Calico's "
                     "cni.projectcalico.org/ipAddrs");
     }
+    if (!SameAt(req.object, old,
+                {"spec", "template", "metadata", "annotations", api::kVmiVolumesAnnotation})) {
+      return Refuse(req,
+                    std::string("spec.template.metadata.annotations[") +
+                        api::kVmiVolumesAnnotation + "]",
+                    "the server writes where a VM's volumes live; name claims in the template's "
+                    "volumes");
+    }
     return Status::Ok();
   }
   if (kind == "PersistentVolumeClaim" || kind == "DataVolume") {

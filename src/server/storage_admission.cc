@@ -38,6 +38,8 @@ Status StorageAdmission::Admit(const AdmissionRequest& req) {
       }
       return Status::Ok();
     }
+    // Status is the server's: a created snapshot starts with none.
+    req.object->get_object().erase("status");
     return CheckSource(req, "PersistentVolumeClaim",
                        GetString(*req.object, {"spec", "source", "persistentVolumeClaimName"}),
                        "spec.source.persistentVolumeClaimName");
@@ -96,8 +98,28 @@ Status StorageAdmission::AdmitClaim(const AdmissionRequest& req) {
     for (auto field : {"dataSource", "dataSourceRef"}) {
       const json::value* ds = Find(obj, {"spec", field});
       if (!ds || !ds->is_object()) continue;
-      KUMO_RETURN_IF_ERROR(CheckSource(req, GetString(*ds, {"kind"}), GetString(*ds, {"name"}),
-                                       std::string("spec.") + field));
+      const std::string kind = GetString(*ds, {"kind"}), name = GetString(*ds, {"name"});
+      KUMO_RETURN_IF_ERROR(CheckSource(req, kind, name, std::string("spec.") + field));
+      // A copy is as big as its source: a smaller claim would hold more than it counts for.
+      std::string source_size;
+      if (kind == "PersistentVolumeClaim") {
+        store::CachedPtr src = cache_.Get(Kind("", "v1", "persistentvolumeclaims").Key(req.ns, name));
+        StatusOr<json::value> parsed = src ? ParseJson(src->json) : StatusOr<json::value>(NotFound(name));
+        if (parsed.ok()) source_size = GetString(*parsed, {"spec", "resources", "requests", "storage"});
+      } else if (kind == "VolumeSnapshot") {
+        store::CachedPtr src = cache_.Get(Kind(api::kSnapshotGroup, "v1", "volumesnapshots").Key(req.ns, name));
+        StatusOr<json::value> parsed = src ? ParseJson(src->json) : StatusOr<json::value>(NotFound(name));
+        if (parsed.ok()) source_size = GetString(*parsed, {"status", "restoreSize"});
+      }
+      if (!source_size.empty()) {
+        json::value want = json::object{{"resources", {{"requests", {{"storage", source_size}}}}}};
+        StatusOr<int64_t> need = api::RequestedStorage(want);
+        StatusOr<int64_t> have = api::RequestedStorage(*Find(obj, {"spec"}));
+        if (need.ok() && have.ok() && *have < *need) {
+          return Refuse(req, "spec.resources.requests.storage",
+                        "the copy needs at least " + source_size + ", the size of its source");
+        }
+      }
     }
     return Status::Ok();
   }
@@ -111,6 +133,15 @@ Status StorageAdmission::AdmitClaim(const AdmissionRequest& req) {
   const json::value* old_spec = Find(*req.old, {"spec"});
   StatusOr<int64_t> prev = old_spec ? api::RequestedStorage(*old_spec) : StatusOr<int64_t>(0);
   if (next.ok() && prev.ok() && *next != *prev) {
+    if (const json::value* refs = Find(obj, {"metadata", "ownerReferences"}); refs && refs->is_array()) {
+      for (const auto& r : refs->get_array()) {
+        if (GetString(r, {"kind"}) == "DataVolume") {
+          return Refuse(req, "spec.resources.requests.storage",
+                        "the claim of DataVolume " + GetString(r, {"name"}) +
+                            " keeps its DataVolume's size; copy it into a bigger claim instead");
+        }
+      }
+    }
     if (*next < *prev) {
       return Refuse(req, "spec.resources.requests.storage",
                     "a volume cannot shrink; it can only grow");

@@ -179,6 +179,11 @@ StatusOr<Amounts> TenantPolicyAdmission::ClaimOf(const api::ResourceInfo& r, con
   if (r.kind == "PersistentVolumeClaim" || r.kind == "DataVolume") return ClaimOfVolume(obj);
   if (r.kind == "VolumeSnapshot") {
     // A snapshot's copy takes as much storage as its source claim asks for.
+    // The size the server recorded once the copy was planned; before that, the source's.
+    if (std::string size = GetString(obj, {"status", "restoreSize"}); !size.empty()) {
+      json::value source = json::object{{"spec", {{"resources", {{"requests", {{"storage", size}}}}}}}};
+      return ClaimOfSnapshot(&source);
+    }
     const std::string claim = GetString(obj, {"spec", "source", "persistentVolumeClaimName"});
     store::CachedPtr pvc = cache_.Get(Kind("", "persistentvolumeclaims").Key(ns, claim));
     StatusOr<json::value> parsed = pvc ? ParseJson(pvc->json) : StatusOr<json::value>(NotFound(claim));

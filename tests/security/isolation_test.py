@@ -321,6 +321,21 @@ class IsolationTest(StatusAssertions, unittest.TestCase):
         self.assertStatus(self.req("mallory", "POST", self.VMIS.format("m"), vmi), 422,
                           fragment="kumo.io/volumes")
         self.assertAbsent(self.VMIS.format("m") + "/forge")
+        # The same placement smuggled through a VM template's annotations.
+        vm = vm_manifest("forge-vm", "m")
+        vm["spec"]["template"]["metadata"]["annotations"] = {"kumo.io/volumes": json.dumps(forged)}
+        self.assertStatus(self.req("mallory", "POST", self.VMS.format("m"), vm), 422,
+                          fragment="kumo.io/volumes")
+        self.assertAbsent(self.VMS.format("m") + "/forge-vm")
+        # A snapshot that names another snapshot's copy in its own status gets no status.
+        snap = {"apiVersion": "snapshot.storage.k8s.io/v1", "kind": "VolumeSnapshot",
+                "metadata": {"name": "forged-snap", "namespace": "m"},
+                "spec": {"source": {"persistentVolumeClaimName": "mine"}},
+                "status": {"boundVolumeSnapshotContentName": "snapcontent-victim", "readyToUse": True}}
+        code, body = self.req("mallory", "POST",
+                              "/apis/snapshot.storage.k8s.io/v1/namespaces/m/volumesnapshots", snap)
+        self.assertEqual(code, 201, body)
+        self.assertNotIn("snapcontent-victim", json.dumps(body))
         code, pv = self.server.request("GET", "/api/v1/persistentvolumes/" + their_pv)
         self.assertEqual(pv["spec"]["claimRef"]["namespace"], "v")
         self.assertNotIn("kumo.io/attached-to", pv["metadata"].get("annotations", {}))
