@@ -19,6 +19,9 @@ const api::ResourceInfo& Pvcs() { return Resource("", "v1", "persistentvolumecla
 const api::ResourceInfo& Pvs() { return Resource("", "v1", "persistentvolumes"); }
 
 constexpr std::chrono::seconds kWaitRetry{3};
+// Keeps a snapshot while claims restored from it wait for their data (Kubernetes' spelling).
+constexpr char kSourceProtectionFinalizer[] =
+    "snapshot.storage.kubernetes.io/volumesnapshot-as-source-protection";
 
 std::string ContentNameFor(const json::value& vs) {
   return "snapcontent-" + GetString(vs, {"metadata", "uid"});
@@ -45,6 +48,8 @@ SnapshotController::SnapshotController(store::Store& store, store::WatchCache& c
          return keys;
        }},
   };
+  // A restored claim filled (its volume populated) may let a deleted snapshot go: the periodic
+  // resync and kWaitRetry notice it.
   controller_ = std::make_unique<Controller>(
       "snapshot-controller", cache_, std::move(watches),
       [this](const std::string& key) { return Reconcile(key); }, /*workers=*/1);
@@ -74,11 +79,57 @@ Status SnapshotController::SetStatus(const std::string& key, json::object fields
   return st.code() == Code::kAlreadyExists || st.code() == Code::kNotFound ? Status::Ok() : st;
 }
 
+bool SnapshotController::RestoresPending(const std::string& ns, const std::string& snapshot) {
+  for (const auto& o : cache_.List(Pvcs().KeyPrefix() + ns + "/", "", 0, nullptr).items) {
+    if (o->json.find("VolumeSnapshot") == std::string::npos) continue;
+    StatusOr<json::value> pvc = ParseJson(o->json);
+    if (!pvc.ok() || Terminating(*pvc)) continue;
+    bool restores = false;
+    for (auto field : {"dataSourceRef", "dataSource"}) {
+      const json::value* ds = Find(*pvc, {"spec", field});
+      restores |= ds && GetString(*ds, {"kind"}) == "VolumeSnapshot" &&
+                  GetString(*ds, {"name"}) == snapshot;
+    }
+    if (!restores) continue;
+    const std::string pv_name = GetString(*pvc, {"spec", "volumeName"});
+    store::CachedPtr pv = pv_name.empty() ? nullptr : cache_.Get(Pvs().Key("", pv_name));
+    if (!pv || pv->json.find(std::string("\"") + api::kPopulatedAnnotation + "\":\"true\"") ==
+                   std::string::npos) {
+      return true;
+    }
+  }
+  return false;
+}
+
 StatusOr<Result> SnapshotController::ReconcileSnapshot(const std::string& key) {
   KUMO_ASSIGN_OR_RETURN(auto vs, Load(store_, key));
-  if (!vs || Terminating(*vs)) return Result{};  // its content follows (ReconcileContent)
+  if (!vs) return Result{};
   const std::string rest = key.substr(Snapshots().KeyPrefix().size());
   const std::string ns = rest.substr(0, rest.find('/'));
+  if (Terminating(*vs)) {
+    // Claims restored from it that no VM has filled yet still need its copy.
+    if (RestoresPending(ns, GetString(*vs, {"metadata", "name"}))) return Result{kWaitRetry};
+    KUMO_RETURN_IF_ERROR(Mutate(store_, key, [](json::value& obj) {
+      RemoveFinalizer(obj, kSourceProtectionFinalizer);
+      return Status::Ok();
+    }));
+    KUMO_ASSIGN_OR_RETURN(vs, Load(store_, key));
+    const json::value* fs = vs ? Find(*vs, {"metadata", "finalizers"}) : nullptr;
+    if (vs && (!fs || !fs->is_array() || fs->get_array().empty())) {
+      auto kv = store_.Get(key);
+      if (kv.ok()) (void)store_.Delete(key, kv->mod_revision);
+    }
+    return Result{};  // its content follows (ReconcileContent)
+  }
+  if (!HasFinalizer(*vs, kSourceProtectionFinalizer)) {
+    KUMO_RETURN_IF_ERROR(Mutate(store_, key, [](json::value& obj) {
+      if (HasFinalizer(obj, kSourceProtectionFinalizer)) return Status::Ok();
+      json::value& fs = EnsureObject(obj, {"metadata"})["finalizers"];
+      if (!fs.is_array()) fs = json::array();
+      fs.get_array().push_back(json::value(kSourceProtectionFinalizer));
+      return Status::Ok();
+    }));
+  }
   const std::string content = ContentNameFor(*vs);
   const std::string content_key = Contents().Key("", content);
   KUMO_ASSIGN_OR_RETURN(auto vsc, Load(store_, content_key));
@@ -185,7 +236,7 @@ StatusOr<Result> SnapshotController::ReconcileContent(const std::string& key) {
   bool alive = false;
   if (vs) {
     StatusOr<json::value> parsed = ParseJson(vs->json);
-    alive = parsed.ok() && !Terminating(*parsed) &&
+    alive = parsed.ok() &&
             GetString(*parsed, {"metadata", "uid"}) == GetString(*vsc, {"spec", "volumeSnapshotRef", "uid"});
   }
   if (alive) return Result{};

@@ -26,6 +26,8 @@ class SnapshotController {
  private:
   StatusOr<Result> ReconcileSnapshot(const std::string& key);
   StatusOr<Result> ReconcileContent(const std::string& key);
+  // True while a claim of `ns` restores `snapshot` and no VM has filled it yet.
+  bool RestoresPending(const std::string& ns, const std::string& snapshot);
   // Writes status fields of the VolumeSnapshot at `key` (no write when nothing changes).
   Status SetStatus(const std::string& key, json::object fields);
 

@@ -5,6 +5,7 @@ output formats, errors in one line with the server's reason, exit codes, complet
 import functools
 import http.server
 import json
+import time
 import re
 import os
 import subprocess
@@ -321,11 +322,16 @@ class CliTest(unittest.TestCase):
         self.kumo("volume", "create", "vback", "--size", "64Mi", "--snapshot", "vsnap")
         self.assertIn("snapshot vsnap", self.kumo("volume", "list").stdout)
         self.kumo("volume", "delete-snapshot", "vsnap")
+        # vback has not been filled from it yet (no VM ran on it): the snapshot waits for it.
+        time.sleep(1)
+        self.assertEqual(self.server.kubectl("get", "vs", "vsnap").returncode, 0)
         # Deleting the VM takes its root volume, not the one it only named.
         self.kumo("vm", "delete", "vvm")
         wait_for(lambda: "vvm-root" not in self.kumo("volume", "list").stdout, 60, what="vvm-root deleted")
         self.assertIn("vdata", self.kumo("volume", "list").stdout)
         self.assertIn("volume/vdata deleted", self.kumo("volume", "delete", "vdata", "vback").stdout)
+        wait_for(lambda: self.server.kubectl("get", "vs", "vsnap").returncode != 0, 30,
+                 what="vsnap gone once nothing restores from it")
         self.kumo("vm", "delete", "evm")
 
     def test_dry_run_manifest_matches_the_kubevirt_schema(self):
