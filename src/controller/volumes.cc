@@ -175,7 +175,17 @@ std::string Volumes::HolderOf(const json::value& pv) const {
   const std::string who = "VirtualMachineInstance " + r->ns + "/" + r->name;
   // When the store cannot answer, the holder counts as alive: never two writers.
   if (!vmi.ok()) return who;
-  if (*vmi) return GetString(**vmi, {"metadata", "uid"}) == r->uid ? who : "";
+  if (*vmi) {
+    if (GetString(**vmi, {"metadata", "uid"}) == r->uid) return who;
+    // Another instance of the same name: it holds the volume if it names its claim (two creates
+    // of one name can race; the one stored is the holder, whatever the record says).
+    const std::string claim = GetString(pv, {"spec", "claimRef", "name"});
+    const json::value* spec = Find(**vmi, {"spec"});
+    for (const auto& ref : spec ? api::ClaimsOf(*spec) : std::vector<api::ClaimRef>{}) {
+      if (ref.claim == claim) return who;
+    }
+    return "";
+  }
   // Attached, but the instance is not stored yet (the VM controller stores it right after).
   if (clock_.NowUnixSeconds() - r->at < kPendingAttachSeconds) return who + " (starting)";
   return "";

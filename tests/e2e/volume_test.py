@@ -92,6 +92,12 @@ class VolumeTest(unittest.TestCase):
         node = self.get("vmi", name, ".status.nodeName")
         return {"node1": self.node1, "node2": self.node2}[node]
 
+    def console(self, name):
+        """The console log of the VMI `name` on its node ("" while it has none)."""
+        node = self.get("vmi", name, ".status.nodeName")
+        agent = {"node1": self.node1, "node2": self.node2}.get(node)
+        return agent.console_log(NS, name) if agent else ""
+
     def wait_boots(self, name, n, timeout=240):
         """Waits for the VMI to run and its guest to report boot number `n`; returns the node."""
         wait_for(lambda: self.get("vmi", name, ".status.phase") == "Running", timeout,
@@ -229,7 +235,7 @@ class VolumeTest(unittest.TestCase):
                          second.node_name)
         # A restart after the move still finds the counter, on the shared file.
         self.subresource("mover", "restart")
-        wait_for(lambda: "KUMO-BOOTS=2" in self.node_of("mover").console_log(NS, "mover"), 240,
+        wait_for(lambda: "KUMO-BOOTS=2" in self.console("mover"), 240,
                  what="second boot of mover")
         self.k("delete", "vm", "mover", "-n", NS)
 
@@ -292,7 +298,7 @@ class VolumeTest(unittest.TestCase):
         self.apply(vm)
         self.wait_boots("restored-vm", 2)
         self.subresource("snappy", "restart")
-        wait_for(lambda: "KUMO-BOOTS=3" in self.node_of("snappy").console_log(NS, "snappy"), 240,
+        wait_for(lambda: "KUMO-BOOTS=3" in self.console("snappy"), 240,
                  what="third boot of snappy (the restore did not touch it)")
         # Deleting the snapshot removes its copy.
         self.k("delete", "vs", "snap1", "-n", NS)

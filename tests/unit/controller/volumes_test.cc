@@ -133,6 +133,19 @@ TEST_F(VolumesTest, AVolumeHasOneHolderUntilThatInstanceIsGone) {
                   .starts_with("t/b/uid-b/"));
 }
 
+TEST_F(VolumesTest, TheStoredInstanceOfARacedNameHoldsTheVolume) {
+  Claim("data", "shared");
+  // Two creates of instance "a" raced: the record names the loser, the store holds the winner.
+  auto loser = volumes_->Attach("t", "a", "uid-loser", SpecNaming("data"), false);
+  ASSERT_TRUE(loser.ok()) << loser.status().ToString();
+  StoreVmi("a", "uid-winner", *loser);
+  clock_.Advance(31);
+  auto pv = Get(Kind("", "v1", "persistentvolumes").Key("", "pvc-uid-data"));
+  EXPECT_EQ(volumes_->HolderOf(*pv), "VirtualMachineInstance t/a");
+  EXPECT_EQ(volumes_->Attach("t", "b", "uid-b", SpecNaming("data"), false).status().code(),
+            Code::kConflict);
+}
+
 TEST_F(VolumesTest, LocalVolumesPinTheirVmsAndClonesToTheirNode) {
   Claim("data", "local");
   auto disks = volumes_->Attach("t", "a", "uid-a", SpecNaming("data"), false);
