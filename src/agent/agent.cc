@@ -392,11 +392,10 @@ void AgentImpl::CleanUpVolume(const json::value& pv) {
       GetString(pv, {"spec", "csi", "driver"}) == api::kLocalDriver) {
     // A local volume moved away with its VM (live migration): this node's copy is stale, unless
     // the VM that holds the volume is still here (a migration not finished).
-    const std::string attached = GetString(pv, {"metadata", "annotations", api::kAttachedToAnnotation});
-    const size_t s1 = attached.find('/'), s2 = attached.find('/', s1 == std::string::npos ? 0 : s1 + 1);
-    if (s1 != std::string::npos && s2 != std::string::npos) {
-      const std::string ns = attached.substr(0, s1), name = attached.substr(s1 + 1, s2 - s1 - 1);
-      if (runtime_->Inspect(ns, name).phase != VmPhase::kAbsent) return;
+    if (std::optional<api::AttachRecord> r = api::ParseAttach(
+            GetString(pv, {"metadata", "annotations", api::kAttachedToAnnotation}));
+        r && runtime_->Inspect(r->ns, r->name).phase != VmPhase::kAbsent) {
+      return;
     }
     api::VolumeDisk d;
     d.pv = GetString(pv, {"metadata", "name"});

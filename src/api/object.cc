@@ -55,6 +55,13 @@ bool HasFinalizer(const json::value& obj, std::string_view f) {
   return false;
 }
 
+void AddFinalizer(json::value& obj, std::string_view f) {
+  if (HasFinalizer(obj, f)) return;
+  json::value& fs = EnsureObject(obj, {"metadata"})["finalizers"];
+  if (!fs.is_array()) fs = json::array();
+  fs.get_array().push_back(json::value(f));
+}
+
 bool RemoveFinalizer(json::value& obj, std::string_view f) {
   json::value* fs = Find(obj, {"metadata", "finalizers"});
   if (!fs || !fs->is_array()) return false;

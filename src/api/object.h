@@ -24,6 +24,8 @@ StatusOr<json::value> ParseStored(std::string_view stored, int64_t rv);
 
 // True when metadata.finalizers lists `finalizer`.
 bool HasFinalizer(const json::value& obj, std::string_view finalizer);
+// Adds `finalizer` to metadata.finalizers unless it is there.
+void AddFinalizer(json::value& obj, std::string_view finalizer);
 // Removes `finalizer` from metadata.finalizers (the list goes when it empties); true when it
 // was there.
 bool RemoveFinalizer(json::value& obj, std::string_view finalizer);

@@ -1,5 +1,6 @@
 #include "api/storage.h"
 
+#include <cstdlib>
 #include <limits>
 
 #include "api/quantity.h"
@@ -125,6 +126,18 @@ bool ValidPvName(std::string_view name) {
     if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
   }
   return true;
+}
+
+std::optional<AttachRecord> ParseAttach(const std::string& a) {
+  size_t s1 = a.find('/');
+  size_t s2 = s1 == std::string::npos ? s1 : a.find('/', s1 + 1);
+  if (s2 == std::string::npos) return std::nullopt;
+  AttachRecord r{a.substr(0, s1), a.substr(s1 + 1, s2 - s1 - 1), a.substr(s2 + 1), 0};
+  if (size_t s3 = r.uid.find('/'); s3 != std::string::npos) {
+    r.at = std::strtoll(r.uid.c_str() + s3 + 1, nullptr, 10);
+    r.uid.resize(s3);
+  }
+  return r;
 }
 
 }  // namespace kumo::api

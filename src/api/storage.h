@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -90,6 +91,15 @@ StatusOr<std::vector<VolumeDisk>> DisksOf(const json::value& vmi);
 // True for names Kumo gives PVs ("pvc-" and a uid) and snapshot contents ("snapcontent-" and a
 // uid): safe as a file name on a node.
 bool ValidPvName(std::string_view name);
+
+// An attachment (kAttachedToAnnotation on a PV, "<ns>/<name>/<uid>/<unix seconds>"): the VMI
+// and when it was attached.
+struct AttachRecord {
+  std::string ns, name, uid;
+  int64_t at = 0;  // unix seconds
+};
+// nullopt for a snapshot's hold or a malformed value.
+std::optional<AttachRecord> ParseAttach(const std::string& annotation);
 
 // Snapshots (snapshot.storage.k8s.io/v1, as Kubernetes spells them): a tenant's VolumeSnapshot
 // of a claim is bound to a cluster-scoped VolumeSnapshotContent "snapcontent-<uid>" that records

@@ -1,6 +1,7 @@
 #include "controller/objects.h"
 
 #include "api/object.h"
+#include "common/clock.h"
 
 namespace kumo::controller {
 
@@ -21,6 +22,32 @@ StatusOr<std::optional<json::value>> Load(store::Store& store, const std::string
 
 bool Terminating(const json::value& obj) {
   return !GetString(obj, {"metadata", "deletionTimestamp"}).empty();
+}
+
+Status DeleteObject(store::Store& store, const std::string& key) {
+  auto res = store::GuaranteedUpdate(store, key, [&](const store::KeyValue& cur) -> StatusOr<std::string> {
+    KUMO_ASSIGN_OR_RETURN(json::value obj, ParseJson(cur.value));
+    const json::value* fs = Find(obj, {"metadata", "finalizers"});
+    if (!fs || !fs->is_array() || fs->get_array().empty()) {
+      return Status(Code::kAlreadyExists, "no finalizers: delete now");
+    }
+    if (Terminating(obj)) return Status(Code::kAlreadyExists, "already terminating");
+    EnsureObject(obj, {"metadata"})["deletionTimestamp"] = FormatTime(RealClock::Get().NowUnixSeconds());
+    return api::SerializeForStore(obj);
+  });
+  if (res.ok() || res.status().code() == Code::kNotFound) return Status::Ok();
+  if (res.status().code() != Code::kAlreadyExists) return res.status();
+  // Finalizers gone (or none): remove the object.
+  auto kv = store.Get(key);
+  if (!kv.ok()) return kv.status().code() == Code::kNotFound ? Status::Ok() : kv.status();
+  KUMO_ASSIGN_OR_RETURN(json::value obj, ParseJson(kv->value));
+  const json::value* fs = Find(obj, {"metadata", "finalizers"});
+  if (fs && fs->is_array() && !fs->get_array().empty()) return Status::Ok();
+  auto del = store.Delete(key, kv->mod_revision);
+  if (!del.ok() && del.status().code() != Code::kNotFound && del.status().code() != Code::kConflict) {
+    return del.status();
+  }
+  return Status::Ok();
 }
 
 Status Mutate(store::Store& store, const std::string& key,

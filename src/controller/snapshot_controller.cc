@@ -113,20 +113,12 @@ StatusOr<Result> SnapshotController::ReconcileSnapshot(const std::string& key) {
       RemoveFinalizer(obj, kSourceProtectionFinalizer);
       return Status::Ok();
     }));
-    KUMO_ASSIGN_OR_RETURN(vs, Load(store_, key));
-    const json::value* fs = vs ? Find(*vs, {"metadata", "finalizers"}) : nullptr;
-    if (vs && (!fs || !fs->is_array() || fs->get_array().empty())) {
-      auto kv = store_.Get(key);
-      if (kv.ok()) (void)store_.Delete(key, kv->mod_revision);
-    }
+    KUMO_RETURN_IF_ERROR(DeleteObject(store_, key));
     return Result{};  // its content follows (ReconcileContent)
   }
   if (!HasFinalizer(*vs, kSourceProtectionFinalizer)) {
     KUMO_RETURN_IF_ERROR(Mutate(store_, key, [](json::value& obj) {
-      if (HasFinalizer(obj, kSourceProtectionFinalizer)) return Status::Ok();
-      json::value& fs = EnsureObject(obj, {"metadata"})["finalizers"];
-      if (!fs.is_array()) fs = json::array();
-      fs.get_array().push_back(json::value(kSourceProtectionFinalizer));
+      AddFinalizer(obj, kSourceProtectionFinalizer);
       return Status::Ok();
     }));
   }
@@ -240,33 +232,19 @@ StatusOr<Result> SnapshotController::ReconcileContent(const std::string& key) {
             GetString(*parsed, {"metadata", "uid"}) == GetString(*vsc, {"spec", "volumeSnapshotRef", "uid"});
   }
   if (alive) return Result{};
-  // Its snapshot is gone: the node removes the copy, then the content goes.
-  if (!Terminating(*vsc)) {
-    KUMO_RETURN_IF_ERROR(Mutate(store_, key, [](json::value& obj) {
-      EnsureObject(obj, {"metadata"})["deletionTimestamp"] = FormatTime(RealClock::Get().NowUnixSeconds());
-      return Status::Ok();
-    }));
-  }
-  KUMO_ASSIGN_OR_RETURN(vsc, Load(store_, key));
-  if (!vsc) return Result{};
-  // No copy to remove (empty, or its node never made it and cannot: make sure it never will).
-  if (!GetBool(*vsc, {"status", "readyToUse"}) || GetBool(*vsc, {"status", "empty"}) ||
-      GetString(*vsc, {"spec", "nodeName"}).empty()) {
-    if (!GetBool(*vsc, {"status", "readyToUse"}) && !GetString(*vsc, {"spec", "nodeName"}).empty()) {
-      // The node may be copying now; it removes the copy when it sees the deletion.
-      return Result{};
-    }
+  // Its snapshot is gone: the node removes the copy (and then the cleanup finalizer), unless
+  // there is no copy to remove (empty, or a node that never got one and never will).
+  const bool ready = GetBool(*vsc, {"status", "readyToUse"});
+  const bool has_node = !GetString(*vsc, {"spec", "nodeName"}).empty();
+  const bool copying = !ready && has_node;  // the node removes it when it sees the deletion
+  const bool copied = ready && has_node && !GetBool(*vsc, {"status", "empty"});
+  if (!copying && !copied) {
     KUMO_RETURN_IF_ERROR(Mutate(store_, key, [](json::value& obj) {
       RemoveFinalizer(obj, api::kVolumeCleanupFinalizer);
       return Status::Ok();
     }));
   }
-  KUMO_ASSIGN_OR_RETURN(vsc, Load(store_, key));
-  const json::value* fs = vsc ? Find(*vsc, {"metadata", "finalizers"}) : nullptr;
-  if (vsc && (!fs || !fs->is_array() || fs->get_array().empty())) {
-    auto kv = store_.Get(key);
-    if (kv.ok()) (void)store_.Delete(key, kv->mod_revision);
-  }
+  KUMO_RETURN_IF_ERROR(DeleteObject(store_, key));
   return Result{};
 }
 

@@ -67,11 +67,7 @@ StatusOr<Result> TenantController::Reconcile(const std::string& key) {
   if (Terminating(*tenant)) return Finalize(key, *tenant);
   if (!HasFinalizer(*tenant, kTenantFinalizer)) {
     KUMO_RETURN_IF_ERROR(Mutate(store_, key, [](json::value& obj) {
-      json::object& meta = EnsureObject(obj, {"metadata"});
-      json::value& fs = meta["finalizers"];
-      if (!fs.is_array()) fs = json::array();
-      if (!HasFinalizer(obj, kTenantFinalizer))
-        fs.get_array().push_back(json::value(kTenantFinalizer));
+      AddFinalizer(obj, kTenantFinalizer);
       return Status::Ok();
     }));
   }

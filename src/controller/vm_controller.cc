@@ -159,28 +159,6 @@ Status VmController::EnsureDataVolumes(const json::value& vm) {
   return Status::Ok();
 }
 
-Status VmController::DeleteOwnedDataVolumes(const std::string& ns, const std::string& vm,
-                                            const std::set<std::string>& keep) {
-  const api::ResourceInfo& dvs = Resource("cdi.kubevirt.io", "v1beta1", "datavolumes");
-  store::WatchCache::Page page = cache_.List(dvs.KeyPrefix() + ns + "/", "", 0, nullptr);
-  for (const auto& o : page.items) {
-    if (o->json.find("\"VirtualMachine\"") == std::string::npos) continue;
-    StatusOr<json::value> dv = ParseJson(o->json);
-    if (!dv.ok()) continue;
-    const json::value* refs = Find(*dv, {"metadata", "ownerReferences"});
-    bool owned = false;
-    for (const auto& r : refs && refs->is_array() ? refs->get_array() : json::array()) {
-      owned |= GetString(r, {"kind"}) == "VirtualMachine" && GetString(r, {"name"}) == vm;
-    }
-    if (!owned || keep.count(GetString(*dv, {"metadata", "name"}))) continue;
-    auto del = store_.Delete(o->key, o->mod_revision);
-    if (!del.ok() && del.status().code() != Code::kNotFound && del.status().code() != Code::kConflict) {
-      return del.status();
-    }
-  }
-  return Status::Ok();
-}
-
 Status VmController::DeleteVmi(const json::value& vmi) {
   std::string key = Vmis().Key(GetString(vmi, {"metadata", "namespace"}), GetString(vmi, {"metadata", "name"}));
   std::string node = GetString(vmi, {"status", "nodeName"});
@@ -244,8 +222,7 @@ StatusOr<Result> VmController::Reconcile(const std::string& key) {
     if (vmi && !api::VmOwnerUid(*vmi).empty() && !Terminating(*vmi)) KUMO_RETURN_IF_ERROR(DeleteVmi(*vmi));
     // Its addresses go back to the pool, unless a reservation keeps them.
     size_t slash = rest.find('/');
-    // Its DataVolumes go with it (their claims follow); claims it merely named stay.
-    KUMO_RETURN_IF_ERROR(DeleteOwnedDataVolumes(rest.substr(0, slash), rest.substr(slash + 1)));
+    // Its DataVolumes go with it (the volume controller deletes them; their claims follow).
     KUMO_RETURN_IF_ERROR(ipam_.ReleaseVm(rest.substr(0, slash), rest.substr(slash + 1)));
     return Result{};
   }
@@ -261,18 +238,10 @@ StatusOr<Result> VmController::Reconcile(const std::string& key) {
     return Result{};
   }
 
-  // A VM's DataVolumes exist whether it runs or not, as KubeVirt makes them; those whose template
-  // was removed go (they count against quota only through the VM's templates).
+  // A VM's DataVolumes exist whether it runs or not, as KubeVirt makes them (the volume
+  // controller deletes those whose template is gone).
   if (Status st = EnsureDataVolumes(*vm); !st.ok()) {
     events_.Record(*vm, "Warning", "FailedCreate", "cannot create its DataVolumes: " + st.message());
-  }
-  {
-    std::set<std::string> keep;
-    if (const json::value* ts = Find(*vm, {"spec", "dataVolumeTemplates"}); ts && ts->is_array()) {
-      for (const auto& t : ts->get_array()) keep.insert(GetString(t, {"metadata", "name"}));
-    }
-    const std::string rest_ns = rest.substr(0, rest.find('/'));
-    KUMO_RETURN_IF_ERROR(DeleteOwnedDataVolumes(rest_ns, GetString(*vm, {"metadata", "name"}), keep));
   }
   const int64_t now_us = clock_.NowMonotonicMicros();
   const bool active = vmi && !Terminating(*vmi);

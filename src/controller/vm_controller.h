@@ -53,10 +53,6 @@ class VmController {
   Status DeleteVmi(const json::value& vmi);
   // Creates the VM's DataVolumes (dataVolumeTemplates) and their claims where missing.
   Status EnsureDataVolumes(const json::value& vm);
-  // Deletes the DataVolumes that the VM `vm` of `ns` owns (its dataVolumeTemplates), except
-  // those named in `keep`.
-  Status DeleteOwnedDataVolumes(const std::string& ns, const std::string& vm,
-                                const std::set<std::string>& keep = {});
   Status UpdateStatus(const std::string& key, const json::value& vm, const json::value* vmi,
                       bool backing_off, const std::string& failure);
   Status PopStateChangeRequest(const std::string& key);

@@ -14,6 +14,36 @@ const api::ResourceInfo& Pvcs() { return Resource("", "v1", "persistentvolumecla
 const api::ResourceInfo& Pvs() { return Resource("", "v1", "persistentvolumes"); }
 const api::ResourceInfo& Dvs() { return Resource("cdi.kubevirt.io", "v1beta1", "datavolumes"); }
 const api::ResourceInfo& Vmis() { return Resource("kubevirt.io", "v1", "virtualmachineinstances"); }
+const api::ResourceInfo& Vms() { return Resource("kubevirt.io", "v1", "virtualmachines"); }
+
+// The DataVolume keys a VM's dataVolumeTemplates name (a deleted VM's last state included).
+std::vector<std::string> DvKeysOfVm(const store::CachedObject& o) {
+  std::vector<std::string> keys;
+  if (o.json.find("dataVolumeTemplates") == std::string::npos) return keys;
+  StatusOr<json::value> vm = ParseJson(o.json);
+  const json::value* ts = vm.ok() ? Find(*vm, {"spec", "dataVolumeTemplates"}) : nullptr;
+  if (!ts || !ts->is_array()) return keys;
+  const std::string ns = GetString(*vm, {"metadata", "namespace"});
+  for (const auto& t : ts->get_array()) keys.push_back(Dvs().Key(ns, GetString(t, {"metadata", "name"})));
+  return keys;
+}
+
+// True while the VM that owns DataVolume `dv` (if a VM does) exists and still has its template.
+bool OwnerVmWantsIt(const store::WatchCache& cache, const json::value& dv) {
+  const json::value* refs = Find(dv, {"metadata", "ownerReferences"});
+  for (const auto& r : refs && refs->is_array() ? refs->get_array() : json::array()) {
+    if (GetString(r, {"kind"}) != "VirtualMachine") continue;
+    store::CachedPtr o = cache.Get(Vms().Key(GetString(dv, {"metadata", "namespace"}), GetString(r, {"name"})));
+    StatusOr<json::value> vm = o ? ParseJson(o->json) : StatusOr<json::value>(NotFound(""));
+    if (!vm.ok() || GetString(*vm, {"metadata", "uid"}) != GetString(r, {"uid"})) return false;
+    const json::value* ts = Find(*vm, {"spec", "dataVolumeTemplates"});
+    for (const auto& t : ts && ts->is_array() ? ts->get_array() : json::array()) {
+      if (GetString(t, {"metadata", "name"}) == GetString(dv, {"metadata", "name"})) return true;
+    }
+    return false;
+  }
+  return true;  // not a VM's
+}
 
 constexpr std::chrono::milliseconds kHeldRetry{2000};
 
@@ -73,6 +103,8 @@ VolumeController::VolumeController(store::Store& store, store::WatchCache& cache
          return std::vector<std::string>{o.key, Pvcs().KeyPrefix() + RestOf(o.key, Dvs())};
        }},
       {Vmis().KeyPrefix(), PvKeysOfVmi},
+      // A VM's DataVolumes go with it, and with their template (found at the next resync).
+      {Vms().KeyPrefix(), DvKeysOfVm},
   };
   // Claims also wake their DataVolume (its phase follows the claim's).
   watches[0].keys = [](const store::CachedObject& o) {
@@ -94,32 +126,6 @@ StatusOr<Result> VolumeController::Reconcile(const std::string& key) {
   return Result{};
 }
 
-Status VolumeController::DeleteObject(const std::string& key) {
-  auto res = store::GuaranteedUpdate(store_, key, [&](const store::KeyValue& cur) -> StatusOr<std::string> {
-    KUMO_ASSIGN_OR_RETURN(json::value obj, ParseJson(cur.value));
-    const json::value* fs = Find(obj, {"metadata", "finalizers"});
-    if (!fs || !fs->is_array() || fs->get_array().empty()) {
-      return Status(Code::kAlreadyExists, "no finalizers: delete now");
-    }
-    if (Terminating(obj)) return Status(Code::kAlreadyExists, "already terminating");
-    EnsureObject(obj, {"metadata"})["deletionTimestamp"] = FormatTime(RealClock::Get().NowUnixSeconds());
-    return api::SerializeForStore(obj);
-  });
-  if (res.ok() || res.status().code() == Code::kNotFound) return Status::Ok();
-  if (res.status().code() != Code::kAlreadyExists) return res.status();
-  // Finalizers gone (or none): remove the object.
-  auto kv = store_.Get(key);
-  if (!kv.ok()) return kv.status().code() == Code::kNotFound ? Status::Ok() : kv.status();
-  KUMO_ASSIGN_OR_RETURN(json::value obj, ParseJson(kv->value));
-  const json::value* fs = Find(obj, {"metadata", "finalizers"});
-  if (fs && fs->is_array() && !fs->get_array().empty()) return Status::Ok();
-  auto del = store_.Delete(key, kv->mod_revision);
-  if (!del.ok() && del.status().code() != Code::kNotFound && del.status().code() != Code::kConflict) {
-    return del.status();
-  }
-  return Status::Ok();
-}
-
 StatusOr<Result> VolumeController::ReconcileClaim(const std::string& key) {
   KUMO_ASSIGN_OR_RETURN(auto pvc, Load(store_, key));
   if (!pvc) return Result{};
@@ -137,7 +143,7 @@ StatusOr<Result> VolumeController::ReconcileClaim(const std::string& key) {
       RemoveFinalizer(obj, api::kPvcProtectionFinalizer);
       return Status::Ok();
     }));
-    KUMO_RETURN_IF_ERROR(DeleteObject(key));
+    KUMO_RETURN_IF_ERROR(DeleteObject(store_, key));
     if (!pv_name.empty()) controller_->Enqueue(Pvs().Key("", pv_name));
     return Result{};
   }
@@ -226,7 +232,7 @@ StatusOr<Result> VolumeController::ReconcileVolume(const std::string& key) {
       return Status::Ok();
     }));
   }
-  KUMO_RETURN_IF_ERROR(DeleteObject(key));
+  KUMO_RETURN_IF_ERROR(DeleteObject(store_, key));
   return Result{};
 }
 
@@ -242,13 +248,18 @@ StatusOr<Result> VolumeController::ReconcileDataVolume(const std::string& key) {
     if (refs && refs->is_array()) {
       for (const auto& r : refs->get_array()) {
         if (GetString(r, {"kind"}) == "DataVolume" && !Terminating(*pvc)) {
-          KUMO_RETURN_IF_ERROR(DeleteObject(pvc_key));
+          KUMO_RETURN_IF_ERROR(DeleteObject(store_, pvc_key));
         }
       }
     }
     return Result{};
   }
   if (Terminating(*dv)) return Result{};
+  // A VM's DataVolume counts against quota through the VM's template: without it, it goes.
+  if (!OwnerVmWantsIt(cache_, *dv)) {
+    KUMO_RETURN_IF_ERROR(DeleteObject(store_, key));
+    return Result{};
+  }
   Status st = volumes_.EnsureDataVolume(ns, *dv, nullptr);
   std::string phase = "Pending", progress = "N/A", message;
   if (!st.ok()) {

@@ -27,8 +27,6 @@ class VolumeController {
   StatusOr<Result> ReconcileClaim(const std::string& key);
   StatusOr<Result> ReconcileVolume(const std::string& key);
   StatusOr<Result> ReconcileDataVolume(const std::string& key);
-  // Deletes the object at `key` now, or marks it deleted until its finalizers are gone.
-  Status DeleteObject(const std::string& key);
 
   store::Store& store_;
   store::WatchCache& cache_;

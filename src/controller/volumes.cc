@@ -148,11 +148,7 @@ StatusOr<json::value> Volumes::EnsureBound(const std::string& ns, const std::str
       status["phase"] = "Bound";
       status["capacity"] = json::object{{"storage", *request}};
       status["accessModes"] = *Find(*pvc, {"spec", "accessModes"});
-      if (!HasFinalizer(obj, api::kPvcProtectionFinalizer)) {
-        json::value& fs = EnsureObject(obj, {"metadata"})["finalizers"];
-        if (!fs.is_array()) fs = json::array();
-        fs.get_array().push_back(json::value(api::kPvcProtectionFinalizer));
-      }
+      AddFinalizer(obj, api::kPvcProtectionFinalizer);
       return Status::Ok();
     });
     if (!st.ok()) return st;
@@ -388,17 +384,6 @@ StatusOr<json::value> Volumes::SnapshotContentOf(const std::string& ns,
   return *vsc;
 }
 
-std::optional<AttachRecord> ParseAttach(const std::string& a) {
-  size_t s1 = a.find('/');
-  size_t s2 = s1 == std::string::npos ? s1 : a.find('/', s1 + 1);
-  if (s2 == std::string::npos) return std::nullopt;
-  AttachRecord r{a.substr(0, s1), a.substr(s1 + 1, s2 - s1 - 1), a.substr(s2 + 1), 0};
-  if (size_t s3 = r.uid.find('/'); s3 != std::string::npos) {
-    r.at = std::strtoll(r.uid.c_str() + s3 + 1, nullptr, 10);
-    r.uid.resize(s3);
-  }
-  return r;
-}
 
 std::string Volumes::DefaultClass() const {
   std::string best;

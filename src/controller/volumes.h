@@ -19,13 +19,8 @@
 
 namespace kumo::controller {
 
-// An attachment (api::kAttachedToAnnotation on a PV): the VMI and when it was attached.
-struct AttachRecord {
-  std::string ns, name, uid;
-  int64_t at = 0;  // unix seconds
-};
-// nullopt for a snapshot's hold or a malformed value.
-std::optional<AttachRecord> ParseAttach(const std::string& annotation);
+using api::AttachRecord;
+using api::ParseAttach;
 
 // Thread-safe; borrows the store and cache.
 class Volumes {

@@ -26,6 +26,15 @@ struct AdmissionRequest {
   bool dry_run = false;
 };
 
+// Invalid with one FieldValueForbidden cause, in kube-apiserver's words:
+// `Kind "name" is invalid: <field>: Forbidden: <detail>`.
+inline Status FieldForbidden(const AdmissionRequest& req, const std::string& field,
+                             const std::string& detail) {
+  return Invalid(req.resource.kind + " \"" + req.name + "\" is invalid: " + field +
+                     ": Forbidden: " + detail,
+                 {{"FieldValueForbidden", "Forbidden: " + detail, field}});
+}
+
 // Implementations must be thread-safe.
 class AdmissionPlugin {
  public:

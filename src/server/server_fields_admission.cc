@@ -7,11 +7,6 @@ namespace kumo::server {
 
 namespace {
 
-Status Refuse(const AdmissionRequest& req, std::string field, std::string detail) {
-  std::string msg = req.resource.kind + " \"" + req.name + "\" is invalid: " + field + ": " +
-                    "Forbidden: " + detail;
-  return Invalid(std::move(msg), {{"FieldValueForbidden", "Forbidden: " + detail, field}});
-}
 
 // The VirtualMachine ownerReferences of a VMI, as written.
 json::array VmOwners(const json::value* vmi) {
@@ -46,7 +41,7 @@ Status ServerFieldsAdmission::Admit(const AdmissionRequest& req) {
   if (kind == "VirtualMachine") {
     if (!SameAt(req.object, old,
                 {"spec", "template", "metadata", "annotations", api::kVmiIpAnnotation})) {
-      return Refuse(req,
+      return FieldForbidden(req,
                     std::string("spec.template.metadata.annotations[") + api::kVmiIpAnnotation +
                         "]",
                     "the address is assigned by IPAM; ask for one with an IPReservation "
@@ -55,7 +50,7 @@ Status ServerFieldsAdmission::Admit(const AdmissionRequest& req) {
     }
     if (!SameAt(req.object, old,
                 {"spec", "template", "metadata", "annotations", api::kVmiVolumesAnnotation})) {
-      return Refuse(req,
+      return FieldForbidden(req,
                     std::string("spec.template.metadata.annotations[") +
                         api::kVmiVolumesAnnotation + "]",
                     "the server writes where a VM's volumes live; name claims in the template's "
@@ -66,7 +61,7 @@ Status ServerFieldsAdmission::Admit(const AdmissionRequest& req) {
   if (kind == "PersistentVolumeClaim" || kind == "DataVolume") {
     if (kind == "PersistentVolumeClaim" && req.subresource.empty() &&
         !SameAt(req.object, old, {"spec", "volumeName"})) {
-      return Refuse(req, "spec.volumeName",
+      return FieldForbidden(req, "spec.volumeName",
                     "the server binds a claim to its volume; name a source with "
                     "spec.dataSourceRef to copy another claim's data");
     }
@@ -74,7 +69,7 @@ Status ServerFieldsAdmission::Admit(const AdmissionRequest& req) {
     // only the controllers make that link.
     const char* owner_kind = kind == "DataVolume" ? "VirtualMachine" : "DataVolume";
     if (OwnersOfKind(req.object, owner_kind) != OwnersOfKind(old, owner_kind)) {
-      return Refuse(req, "metadata.ownerReferences",
+      return FieldForbidden(req, "metadata.ownerReferences",
                     std::string("only Kumo's controllers make a ") + owner_kind + " the owner of a " +
                         kind);
     }
@@ -82,22 +77,22 @@ Status ServerFieldsAdmission::Admit(const AdmissionRequest& req) {
   }
   if (kind != "VirtualMachineInstance") return Status::Ok();
   if (!SameAt(req.object, old, {"metadata", "annotations", api::kVmiVolumesAnnotation})) {
-    return Refuse(req, std::string("metadata.annotations[") + api::kVmiVolumesAnnotation + "]",
+    return FieldForbidden(req, std::string("metadata.annotations[") + api::kVmiVolumesAnnotation + "]",
                   "the server writes where a VM's volumes live; name claims in spec.volumes");
   }
   if (!SameAt(req.object, old, {"metadata", "annotations", api::kVmiIpAnnotation})) {
-    return Refuse(req, std::string("metadata.annotations[") + api::kVmiIpAnnotation + "]",
+    return FieldForbidden(req, std::string("metadata.annotations[") + api::kVmiIpAnnotation + "]",
                   "the address is assigned by IPAM when a VirtualMachine starts; run the "
                   "instance through a VirtualMachine to get one");
   }
   json::array owners = VmOwners(req.object);
   if (owners != VmOwners(old)) {
-    return Refuse(req, "metadata.ownerReferences",
+    return FieldForbidden(req, "metadata.ownerReferences",
                   "only the VM controller makes a VirtualMachine the owner of an instance");
   }
   if (old && req.subresource.empty()) {
     if (!SameAt(req.object, old, {"spec"})) {
-      return Refuse(req, "spec",
+      return FieldForbidden(req, "spec",
                     "a VirtualMachineInstance's spec cannot change after creation; change its "
                     "VirtualMachine and restart it, or delete and create the instance");
     }

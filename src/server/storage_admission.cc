@@ -13,11 +13,6 @@ const api::ResourceInfo& Kind(std::string_view group, std::string_view version, 
   return *api::DefaultRegistry().Find(group, version, plural);
 }
 
-Status Refuse(const AdmissionRequest& req, const std::string& field, const std::string& detail) {
-  std::string msg = req.resource.kind + " \"" + req.name + "\" is invalid: " + field + ": " +
-                    "Forbidden: " + detail;
-  return Invalid(std::move(msg), {{"FieldValueForbidden", "Forbidden: " + detail, field}});
-}
 
 bool IsWrite(const AdmissionRequest& req) {
   return req.object && req.subresource.empty() &&
@@ -34,7 +29,7 @@ Status StorageAdmission::Admit(const AdmissionRequest& req) {
   if (kind == "VolumeSnapshot") {
     if (req.old) {
       if (!SameAt(req.object, req.old, {"spec"})) {
-        return Refuse(req, "spec", "a VolumeSnapshot's spec cannot change; take a new snapshot");
+        return FieldForbidden(req, "spec", "a VolumeSnapshot's spec cannot change; take a new snapshot");
       }
       return Status::Ok();
     }
@@ -49,7 +44,7 @@ Status StorageAdmission::Admit(const AdmissionRequest& req) {
   if (kind == "StorageClass" && req.old) {
     for (auto field : {"provisioner", "parameters", "reclaimPolicy", "volumeBindingMode"}) {
       if (!SameAt(req.object, req.old, {field})) {
-        return Refuse(req, field, "a StorageClass's " + std::string(field) +
+        return FieldForbidden(req, field, "a StorageClass's " + std::string(field) +
                                       " cannot change; create a new class instead");
       }
     }
@@ -85,7 +80,7 @@ Status StorageAdmission::AdmitClaim(const AdmissionRequest& req) {
     if (cls.empty()) {
       cls = volumes_.DefaultClass();
       if (cls.empty()) {
-        return Refuse(req, "spec.storageClassName",
+        return FieldForbidden(req, "spec.storageClassName",
                       "no storage class is named and none is the default; list classes with "
                       "`kubectl get storageclass`");
       }
@@ -116,7 +111,7 @@ Status StorageAdmission::AdmitClaim(const AdmissionRequest& req) {
         StatusOr<int64_t> need = api::RequestedStorage(want);
         StatusOr<int64_t> have = api::RequestedStorage(*Find(obj, {"spec"}));
         if (need.ok() && have.ok() && *have < *need) {
-          return Refuse(req, "spec.resources.requests.storage",
+          return FieldForbidden(req, "spec.resources.requests.storage",
                         "the copy needs at least " + source_size + ", the size of its source");
         }
       }
@@ -125,7 +120,7 @@ Status StorageAdmission::AdmitClaim(const AdmissionRequest& req) {
   }
   for (auto field : {"storageClassName", "accessModes", "dataSource", "dataSourceRef", "volumeMode"}) {
     if (!SameAt(req.object, req.old, {"spec", field})) {
-      return Refuse(req, std::string("spec.") + field,
+      return FieldForbidden(req, std::string("spec.") + field,
                     "is immutable after creation; create a new claim (a clone keeps the data)");
     }
   }
@@ -136,21 +131,21 @@ Status StorageAdmission::AdmitClaim(const AdmissionRequest& req) {
     if (const json::value* refs = Find(obj, {"metadata", "ownerReferences"}); refs && refs->is_array()) {
       for (const auto& r : refs->get_array()) {
         if (GetString(r, {"kind"}) == "DataVolume") {
-          return Refuse(req, "spec.resources.requests.storage",
+          return FieldForbidden(req, "spec.resources.requests.storage",
                         "the claim of DataVolume " + GetString(r, {"name"}) +
                             " keeps its DataVolume's size; copy it into a bigger claim instead");
         }
       }
     }
     if (*next < *prev) {
-      return Refuse(req, "spec.resources.requests.storage",
+      return FieldForbidden(req, "spec.resources.requests.storage",
                     "a volume cannot shrink; it can only grow");
     }
     std::string cls = GetString(obj, {"spec", "storageClassName"});
     store::CachedPtr sc = cache_.Get(Kind("storage.k8s.io", "v1", "storageclasses").Key("", cls));
     StatusOr<json::value> parsed = sc ? ParseJson(sc->json) : StatusOr<json::value>(NotFound(cls));
     if (!parsed.ok() || !GetBool(*parsed, {"allowVolumeExpansion"})) {
-      return Refuse(req, "spec.resources.requests.storage",
+      return FieldForbidden(req, "spec.resources.requests.storage",
                     "storage class \"" + cls + "\" does not allow volumes to grow");
     }
   }
@@ -160,7 +155,7 @@ Status StorageAdmission::AdmitClaim(const AdmissionRequest& req) {
 Status StorageAdmission::AdmitDataVolume(const AdmissionRequest& req) {
   if (req.old) {
     if (!SameAt(req.object, req.old, {"spec"})) {
-      return Refuse(req, "spec", "a DataVolume's spec cannot change after creation");
+      return FieldForbidden(req, "spec", "a DataVolume's spec cannot change after creation");
     }
     return Status::Ok();
   }
@@ -176,7 +171,7 @@ Status StorageAdmission::AdmitDataVolume(const AdmissionRequest& req) {
   if (!storage) storage = Find(obj, {"spec", "pvc"});
   std::string cls = storage ? GetString(*storage, {"storageClassName"}) : "";
   if (cls.empty() && volumes_.DefaultClass().empty()) {
-    return Refuse(req, "spec.storage.storageClassName",
+    return FieldForbidden(req, "spec.storage.storageClassName",
                   "no storage class is named and none is the default");
   }
   if (!cls.empty() && !cache_.Get(Kind("storage.k8s.io", "v1", "storageclasses").Key("", cls))) {

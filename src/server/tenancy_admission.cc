@@ -342,6 +342,27 @@ Status NodeRestrictionAdmission::CheckNodeSelfChange(const std::string& who,
 // What a node may change on a VMI bound to it: the status it observes and the cleanup
 // finalizer. The migration's identity (which migration, from where, to where) is the
 // migration controller's, and only the target publishes where it listens.
+namespace {
+
+// True when the write changes nothing of the stored object but (if allowed) its status and,
+// possibly, drops the kumo.io/volume-cleanup finalizer.
+bool ChangesOnlyCleanup(const AdmissionRequest& req, bool status_may_change) {
+  if (!req.old || !req.object) return false;
+  json::value dropped = *req.old;
+  if (dropped.is_object()) api::RemoveFinalizer(dropped, api::kVolumeCleanupFinalizer);
+  if (!SameAt(req.object, req.old, {"metadata", "finalizers"}) &&
+      !SameAt(req.object, &dropped, {"metadata", "finalizers"})) {
+    return false;
+  }
+  for (auto field : {"annotations", "labels"}) {
+    if (!SameAt(req.object, req.old, {"metadata", field})) return false;
+  }
+  return SameAt(req.object, req.old, {"spec"}) &&
+         (status_may_change || SameAt(req.object, req.old, {"status"}));
+}
+
+}  // namespace
+
 Status NodeRestrictionAdmission::CheckNodeVmiChange(const std::string& who,
                                                     const AdmissionRequest& req,
                                                     const std::string& node) {
@@ -389,34 +410,19 @@ Status NodeRestrictionAdmission::Admit(const AdmissionRequest& req) {
   if (kind == "VirtualMachineInstance" && change && req.object && req.old) {
     KUMO_RETURN_IF_ERROR(CheckNodeVmiChange(who, req, node));
   }
-  if (kind == "PersistentVolume") {
-    // A node removes the data of a released volume it holds, then drops the cleanup
-    // finalizer: nothing else.
-    const bool ours = req.old && api::FieldValue(*req.old, api::kPvNodeField) == node;
-    json::value expected = req.old ? *req.old : json::value();
-    if (expected.is_object()) api::RemoveFinalizer(expected, api::kVolumeCleanupFinalizer);
-    if (!change || !ours || !req.object || !SameAt(req.object, &expected, {"spec"}) ||
-        !SameAt(req.object, &expected, {"metadata", "finalizers"}) ||
-        !SameAt(req.object, &expected, {"metadata", "annotations"}) ||
-        !SameAt(req.object, &expected, {"metadata", "labels"}) ||
-        !SameAt(req.object, &expected, {"status"})) {
-      return Forbidden(who + " may only remove the " + api::kVolumeCleanupFinalizer +
-                       " finalizer of a PersistentVolume it holds");
-    }
+  // A node removes the data of a released volume it holds (or of a snapshot copy it made),
+  // then drops the cleanup finalizer; of a snapshot content it also reports the copy (status).
+  // Nothing else, and only for its own.
+  if (kind == "PersistentVolume" &&
+      !(change && req.old && api::FieldValue(*req.old, api::kPvNodeField) == node &&
+        ChangesOnlyCleanup(req, /*status_may_change=*/false))) {
+    return Forbidden(who + " may only remove the " + api::kVolumeCleanupFinalizer +
+                     " finalizer of a PersistentVolume it holds");
   }
-  if (kind == "VolumeSnapshotContent") {
-    // A node reports the copy it made (status) and, once it removed the copy, drops the
-    // cleanup finalizer: nothing else, and only for its own.
-    const bool ours = req.old && GetString(*req.old, {"spec", "nodeName"}) == node;
-    json::value expected = req.old ? *req.old : json::value();
-    if (expected.is_object()) api::RemoveFinalizer(expected, api::kVolumeCleanupFinalizer);
-    const bool finalizers_ok = SameAt(req.object, req.old, {"metadata", "finalizers"}) ||
-                               SameAt(req.object, &expected, {"metadata", "finalizers"});
-    if (!change || !ours || !req.object || !SameAt(req.object, req.old, {"spec"}) ||
-        !finalizers_ok || !SameAt(req.object, req.old, {"metadata", "annotations"}) ||
-        !SameAt(req.object, req.old, {"metadata", "labels"})) {
-      return Forbidden(who + " may only report the copy of a VolumeSnapshotContent it makes");
-    }
+  if (kind == "VolumeSnapshotContent" &&
+      !(change && req.old && GetString(*req.old, {"spec", "nodeName"}) == node &&
+        ChangesOnlyCleanup(req, /*status_may_change=*/true))) {
+    return Forbidden(who + " may only report the copy of a VolumeSnapshotContent it makes");
   }
   if (kind == "VirtualMachineInstance" && change) {
     std::string bound = req.old ? GetString(*req.old, {"status", "nodeName"}) : "";
