@@ -55,6 +55,17 @@ void Controller::EnqueueAll() {
   }
 }
 
+void Controller::Resync() {
+  resync_cursor_.resize(watches_.size());
+  for (size_t i = 0; i < watches_.size(); ++i) {
+    auto page = cache_.List(watches_[i].prefix, resync_cursor_[i], kResyncBudget, nullptr);
+    for (const auto& obj : page.items) {
+      for (const auto& key : watches_[i].keys(*obj)) Enqueue(key);
+    }
+    resync_cursor_[i] = page.more && !page.items.empty() ? page.items.back()->key : "";
+  }
+}
+
 void Controller::WatchLoop() {
   // One cache watcher per prefix, all starting at the revision of the initial listing.
   std::vector<std::unique_ptr<store::CacheWatcher>> watchers;
@@ -85,11 +96,12 @@ void Controller::WatchLoop() {
           break;
         }
         for (const auto& ev : *events) {
-          for (const auto& key : watches_[i].keys(*ev.object)) Enqueue(key);
+          const auto& w = watches_[i];
+          for (const auto& key : w.event_keys ? w.event_keys(ev) : w.keys(*ev.object)) Enqueue(key);
         }
       }
       if (std::chrono::steady_clock::now() >= next_resync) {
-        EnqueueAll();
+        Resync();
         next_resync = std::chrono::steady_clock::now() + resync_;
       }
     }

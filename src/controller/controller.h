@@ -1,7 +1,9 @@
 // A small controller runtime: watches prefixes of the watch cache, maps each change to the keys
 // of the objects to reconcile, de-duplicates them in a work queue and calls a reconcile function
 // from worker threads (a key is never reconciled by two workers at once). Failed or delayed keys
-// are retried later; every key is re-listed periodically (resync).
+// are retried later; every key is re-listed periodically (resync), at most kResyncBudget keys
+// per watch and resync period, so that a resync's cost does not grow with the cluster: with more
+// objects than that, each period resumes where the last one stopped.
 #pragma once
 
 #include <atomic>
@@ -28,10 +30,14 @@ struct Result {
 
 class Controller {
  public:
+  static constexpr int64_t kResyncBudget = 3000;
+
   struct Watch {
     std::string prefix;
-    // Keys to reconcile for a change of an object under `prefix`.
+    // Keys to reconcile for a change of an object under `prefix` (and on resync).
     std::function<std::vector<std::string>(const store::CachedObject& object)> keys;
+    // When set, used instead of `keys` for a change, which it sees whole (type, prior state).
+    std::function<std::vector<std::string>(const store::CacheEvent& event)> event_keys = nullptr;
   };
   using Reconcile = std::function<StatusOr<Result>(const std::string& key)>;
 
@@ -49,6 +55,7 @@ class Controller {
   void WatchLoop();
   void WorkerLoop();
   void EnqueueAll();
+  void Resync();
 
   const std::string name_;
   store::WatchCache& cache_;
@@ -64,6 +71,7 @@ class Controller {
   std::set<std::string> active_;      // being reconciled
   std::set<std::string> dirty_;       // changed while active: requeue when done
   std::multimap<std::chrono::steady_clock::time_point, std::string> delayed_;
+  std::vector<std::string> resync_cursor_;  // per watch: the last key resynced; "" = start
   std::atomic<bool> stop_{false};
   std::vector<std::thread> threads_;
 };

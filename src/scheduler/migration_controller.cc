@@ -24,9 +24,10 @@ bool Done(const std::string& phase) { return phase == "Succeeded" || phase == "F
 }  // namespace
 
 MigrationController::MigrationController(store::Store& store, store::WatchCache& cache,
+                                         SchedulingCache& nodes,
                                          controller::EventRecorder& events, const Clock& clock,
                                          MigrationOptions options)
-    : store_(store), cache_(cache), events_(events), clock_(clock), options_(options),
+    : store_(store), cache_(cache), nodes_(nodes), events_(events), clock_(clock), options_(options),
       volumes_(store, cache) {
   std::vector<controller::Controller::Watch> watches = {
       {Migrations().KeyPrefix(),
@@ -177,7 +178,9 @@ StatusOr<controller::Result> MigrationController::Reconcile(const std::string& k
   if (StatusOr<std::vector<api::VolumeDisk>> disks = api::DisksOf(vmi); !disks.ok()) {
     return fail(disks.status().message());
   }
-  StatusOr<std::string> target = PlaceVmi(cache_, *request, options_.placement, source);
+  // The plan must count every VMI bound so far, including those bound a moment ago.
+  KUMO_RETURN_IF_ERROR(nodes_.Sync(std::chrono::seconds(5)));
+  StatusOr<std::string> target = nodes_.Pick(*request, source);
   if (!target.ok()) return fail("no other node can run the VMI: " + target.status().message());
 
   json::value plan = json::object{{"migrationUid", uid},

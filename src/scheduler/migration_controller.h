@@ -17,6 +17,7 @@
 #include "controller/events.h"
 #include "controller/volumes.h"
 #include "scheduler/placement.h"
+#include "scheduler/scheduling_cache.h"
 #include "store/store.h"
 #include "store/watch_cache.h"
 
@@ -30,7 +31,7 @@ struct MigrationOptions {
 // Owns its controller threads; the store, cache, recorder and clock must outlive it.
 class MigrationController {
  public:
-  MigrationController(store::Store& store, store::WatchCache& cache,
+  MigrationController(store::Store& store, store::WatchCache& cache, SchedulingCache& nodes,
                       controller::EventRecorder& events, const Clock& clock,
                       MigrationOptions options = {});
   ~MigrationController();
@@ -45,6 +46,7 @@ class MigrationController {
 
   store::Store& store_;
   store::WatchCache& cache_;
+  SchedulingCache& nodes_;
   controller::EventRecorder& events_;
   const Clock& clock_;
   const MigrationOptions options_;

@@ -85,80 +85,92 @@ NodeInfo NodeFromJson(const json::value& node) {
   return n;
 }
 
+bool Fits(const Request& request, const NodeInfo& n, const Usage& used,
+          std::vector<std::string>* reasons) {
+  auto refuse = [&](std::string why) {
+    if (reasons) reasons->push_back(std::move(why));
+    return false;
+  };
+  if (!n.ready) return refuse("node(s) were not ready");
+  if (n.unschedulable) return refuse("node(s) were unschedulable");
+  if (!request.required_node.empty() && n.name != request.required_node) {
+    return refuse("node(s) didn't hold the VM's local volumes (on " + request.required_node + ")");
+  }
+  for (const auto& [k, v] : request.node_selector) {
+    auto it = n.labels.find(k);
+    if (it == n.labels.end() || it->second != v) {
+      return refuse("node(s) didn't match the VM's node selector");
+    }
+  }
+  for (const auto& t : n.taints) {
+    if ((t.effect == "NoSchedule" || t.effect == "NoExecute") && !Tolerates(request.tolerations, t)) {
+      return refuse("node(s) had untolerated taint {" + t.key + ": " + t.value + "}");
+    }
+  }
+  bool fits = true;
+  if (used.cpu_millis + request.cpu_millis > n.cpu_millis) fits = refuse("Insufficient cpu");
+  if (used.memory_bytes + request.memory_bytes > n.memory_bytes) fits = refuse("Insufficient memory");
+  return fits;
+}
+
+double Score(const Request& request, const NodeInfo& n, const Usage& used) {
+  double cpu_free = 1.0 - double(used.cpu_millis + request.cpu_millis) / double(std::max<int64_t>(n.cpu_millis, 1));
+  double mem_free = 1.0 - double(used.memory_bytes + request.memory_bytes) / double(std::max<int64_t>(n.memory_bytes, 1));
+  return (cpu_free + mem_free) / 2;
+}
+
+bool Better(double score, int vms, double best_score, int best_vms) {
+  return score > best_score + 1e-9 || (std::abs(score - best_score) <= 1e-9 && vms < best_vms);
+}
+
+size_t FeasibleNodesToFind(size_t nodes) {
+  // kube-scheduler's adaptive percentageOfNodesToScore: 50% less 1% per 125 nodes, at least
+  // 5%, and never fewer than 100 nodes.
+  constexpr size_t kMinFeasible = 100;
+  if (nodes <= kMinFeasible) return nodes;
+  double percent = std::max(5.0, 50.0 - static_cast<double>(nodes) / 125.0);
+  size_t n = static_cast<size_t>(static_cast<double>(nodes) * percent / 100.0);
+  return std::max(n, kMinFeasible);
+}
+
+Status Unschedulable(size_t nodes, const std::map<std::string, int>& reasons) {
+  std::string msg = "0/" + std::to_string(nodes) + " nodes are available";
+  if (nodes == 0) msg += ": no nodes are registered; start `kumo agent` on a host";
+  bool first = true;
+  for (const auto& [reason, count] : reasons) {
+    msg += first ? ": " : ", ";
+    first = false;
+    msg += std::to_string(count) + " " + reason;
+  }
+  msg += ".";
+  return Status(Code::kUnavailable, msg);
+}
+
 StatusOr<std::string> PickNode(const Request& request, const std::vector<NodeInfo>& nodes,
                                const std::map<std::string, Usage>& usage, const Config& config) {
+  (void)config;
   std::map<std::string, int> reasons;
+  std::vector<std::string> why;
   const NodeInfo* best = nullptr;
   double best_score = -1;
   int best_vms = 0;
   for (const auto& n : nodes) {
-    if (!n.ready) {
-      ++reasons["node(s) were not ready"];
-      continue;
-    }
-    if (n.unschedulable) {
-      ++reasons["node(s) were unschedulable"];
-      continue;
-    }
-    if (!request.required_node.empty() && n.name != request.required_node) {
-      ++reasons["node(s) didn't hold the VM's local volumes (on " + request.required_node + ")"];
-      continue;
-    }
-    bool selector_ok = true;
-    for (const auto& [k, v] : request.node_selector) {
-      auto it = n.labels.find(k);
-      if (it == n.labels.end() || it->second != v) selector_ok = false;
-    }
-    if (!selector_ok) {
-      ++reasons["node(s) didn't match the VM's node selector"];
-      continue;
-    }
-    const Taint* untolerated = nullptr;
-    for (const auto& t : n.taints) {
-      if ((t.effect == "NoSchedule" || t.effect == "NoExecute") && !Tolerates(request.tolerations, t)) {
-        untolerated = &t;
-        break;
-      }
-    }
-    if (untolerated) {
-      ++reasons["node(s) had untolerated taint {" + untolerated->key + ": " + untolerated->value + "}"];
-      continue;
-    }
     Usage used;
     if (auto it = usage.find(n.name); it != usage.end()) used = it->second;
-    bool fits = true;
-    if (used.cpu_millis + request.cpu_millis > n.cpu_millis) {
-      ++reasons["Insufficient cpu"];
-      fits = false;
+    why.clear();
+    if (!Fits(request, n, used, &why)) {
+      for (const auto& w : why) ++reasons[w];
+      continue;
     }
-    if (used.memory_bytes + request.memory_bytes > n.memory_bytes) {
-      ++reasons["Insufficient memory"];
-      fits = false;
-    }
-    if (!fits) continue;
-    double cpu_free = 1.0 - double(used.cpu_millis + request.cpu_millis) / double(std::max<int64_t>(n.cpu_millis, 1));
-    double mem_free = 1.0 - double(used.memory_bytes + request.memory_bytes) / double(std::max<int64_t>(n.memory_bytes, 1));
-    double score = (cpu_free + mem_free) / 2;
-    if (!best || score > best_score + 1e-9 ||
-        (std::abs(score - best_score) <= 1e-9 && used.vms < best_vms)) {
+    double score = Score(request, n, used);
+    if (!best || Better(score, used.vms, best_score, best_vms)) {
       best = &n;
       best_score = score;
       best_vms = used.vms;
     }
   }
   if (best) return best->name;
-  std::string msg = "0/" + std::to_string(nodes.size()) + " nodes are available";
-  if (nodes.empty()) msg += ": no nodes are registered; start `kumo agent` on a host";
-  bool first = true;
-  for (const auto& [reason, count] : reasons) {
-    msg += first ? ": " : ", ";
-    first = false;
-    if (reason.rfind("Insufficient", 0) == 0) msg += std::to_string(count) + " " + reason;
-    else msg += std::to_string(count) + " " + reason;
-  }
-  msg += ".";
-  (void)config;
-  return Status(Code::kUnavailable, msg);
+  return Unschedulable(nodes.size(), reasons);
 }
 
 }  // namespace kumo::scheduler

@@ -42,56 +42,38 @@ void SetCondition(json::value& obj, const std::string& type, const std::string& 
 
 }  // namespace
 
-Scheduler::Scheduler(store::Store& store, store::WatchCache& cache,
+Scheduler::Scheduler(store::Store& store, store::WatchCache& cache, SchedulingCache& nodes,
                      controller::EventRecorder& events, const Clock& clock, Config config)
-    : store_(store), cache_(cache), events_(events), clock_(clock), config_(config),
-      volumes_(store, cache) {
+    : store_(store), cache_(cache), nodes_(nodes), events_(events), clock_(clock),
+      config_(config), volumes_(store, cache) {
   std::vector<controller::Controller::Watch> watches = {
       {Vmis().KeyPrefix(),
        [](const store::CachedObject& o) -> std::vector<std::string> {
          if (IsPending(o)) return {o.key};
          return {};
        }},
-      // A node change can make room: retry every pending VMI.
+      // A node change that can make room retries every pending VMI; a heartbeat does not.
       {Nodes().KeyPrefix(),
-       [this](const store::CachedObject&) {
+       [](const store::CachedObject&) { return std::vector<std::string>{}; },
+       [this](const store::CacheEvent& ev) {
          std::vector<std::string> keys;
+         if (!SchedulingCache::NodeChangeMayUnblock(ev.prev.get(),
+                                                    ev.type == store::EventType::kDelete
+                                                        ? nullptr
+                                                        : ev.object.get())) {
+           return keys;
+         }
          for (const auto& v : cache_.List(Vmis().KeyPrefix(), "", 0, [](const store::CachedObject& o) { return IsPending(o); }).items) {
            keys.push_back(v->key);
          }
          return keys;
        }},
   };
+  // Several workers, so that their bindings share the store's group commits; placements stay
+  // consistent through the scheduling cache's assumptions.
   controller_ = std::make_unique<controller::Controller>(
       "scheduler", cache_, std::move(watches),
-      [this](const std::string& key) { return Reconcile(key); }, /*workers=*/1);
-}
-
-StatusOr<std::string> PlaceVmi(const store::WatchCache& cache, const Request& request,
-                               const Config& config, const std::string& exclude_node) {
-  std::vector<NodeInfo> nodes;
-  for (const auto& n : cache.List(Nodes().KeyPrefix(), "", 0, nullptr).items) {
-    auto parsed = ParseJson(n->json);
-    if (!parsed.ok()) continue;
-    NodeInfo info = NodeFromJson(*parsed);
-    if (info.name != exclude_node) nodes.push_back(std::move(info));
-  }
-  std::map<std::string, Usage> usage;
-  for (const auto& v : cache.List(Vmis().KeyPrefix(), "", 0, [](const store::CachedObject& o) {
-         return !o.Field("status.nodeName").empty();
-       }).items) {
-    std::string phase = v->Field("status.phase");
-    if (phase == "Succeeded" || phase == "Failed") continue;
-    auto parsed = ParseJson(v->json);
-    if (!parsed.ok()) continue;
-    auto r = RequestForVmi(*parsed, config);
-    if (!r.ok()) continue;
-    Usage& u = usage[v->Field("status.nodeName")];
-    u.cpu_millis += r->cpu_millis;
-    u.memory_bytes += r->memory_bytes;
-    ++u.vms;
-  }
-  return PickNode(request, nodes, usage, config);
+      [this](const std::string& key) { return Reconcile(key); }, /*workers=*/4);
 }
 
 Scheduler::~Scheduler() { Stop(); }
@@ -99,16 +81,16 @@ void Scheduler::Start() { controller_->Start(); }
 void Scheduler::Stop() { controller_->Stop(); }
 
 StatusOr<controller::Result> Scheduler::Reconcile(const std::string& key) {
-  auto kv = store_.Get(key);
-  if (!kv.ok()) {
-    if (kv.status().code() == Code::kNotFound) return controller::Result{};
-    return kv.status();
-  }
-  KUMO_ASSIGN_OR_RETURN(json::value vmi, api::ParseStored(kv->value, kv->mod_revision));
+  store::CachedPtr cached = cache_.Get(key);
+  if (!cached) return controller::Result{};
+  KUMO_ASSIGN_OR_RETURN(json::value vmi, ParseJson(cached->json));
   if (!GetString(vmi, {"status", "nodeName"}).empty() ||
       !GetString(vmi, {"metadata", "deletionTimestamp"}).empty()) {
     return controller::Result{};
   }
+  // Bound by an earlier pass that this cache entry does not show yet (or an instance of the
+  // same name whose deletion the scheduling cache has not seen): look again shortly.
+  if (nodes_.Counted(key)) return controller::Result{std::chrono::milliseconds(1000)};
   std::string now = FormatTime(clock_.NowUnixSeconds());
   StatusOr<Request> request = RequestForVmi(vmi, config_);
   if (request.ok()) {
@@ -118,8 +100,9 @@ StatusOr<controller::Result> Scheduler::Reconcile(const std::string& key) {
     else if (*required) request->required_node = **required;
   }
 
-  StatusOr<std::string> node = request.ok() ? PlaceVmi(cache_, *request, config_)
+  StatusOr<std::string> node = request.ok() ? nodes_.PickAndAssume(key, *request)
                                             : StatusOr<std::string>(request.status());
+  bool assumed = node.ok();
   if (node.ok()) {
     Status placed = volumes_.PlaceVolumes(vmi, *node);
     if (!placed.ok()) node = placed;
@@ -143,6 +126,7 @@ StatusOr<controller::Result> Scheduler::Reconcile(const std::string& key) {
     }
     return api::SerializeForStore(obj);
   });
+  if (assumed && (!updated.ok() || !node.ok())) nodes_.Forget(key);
   if (!updated.ok()) {
     if (updated.status().code() == Code::kConflict || updated.status().code() == Code::kNotFound) {
       return controller::Result{};

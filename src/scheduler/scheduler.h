@@ -10,21 +10,17 @@
 #include "controller/events.h"
 #include "controller/volumes.h"
 #include "scheduler/placement.h"
+#include "scheduler/scheduling_cache.h"
 #include "store/store.h"
 #include "store/watch_cache.h"
 
 namespace kumo::scheduler {
 
-// The best node for `request` given the nodes and the VMIs placed so far in `cache`, leaving
-// out `exclude_node` (a migration's source). Errors as PickNode.
-StatusOr<std::string> PlaceVmi(const store::WatchCache& cache, const Request& request,
-                               const Config& config, const std::string& exclude_node = "");
-
-// Owns its controller threads; the store, cache and recorder must outlive it.
+// Owns its controller threads; the store, caches and recorder must outlive it.
 class Scheduler {
  public:
-  Scheduler(store::Store& store, store::WatchCache& cache, controller::EventRecorder& events,
-            const Clock& clock, Config config = {});
+  Scheduler(store::Store& store, store::WatchCache& cache, SchedulingCache& nodes,
+            controller::EventRecorder& events, const Clock& clock, Config config = {});
   ~Scheduler();
   void Start();
   void Stop();
@@ -34,6 +30,7 @@ class Scheduler {
 
   store::Store& store_;
   store::WatchCache& cache_;
+  SchedulingCache& nodes_;
   controller::EventRecorder& events_;
   const Clock& clock_;
   const Config config_;

@@ -116,6 +116,7 @@ class ApiServerImpl : public ApiServer {
   std::unique_ptr<controller::VolumeController> volume_controller_;
   std::unique_ptr<controller::ImageController> image_controller_;
   std::unique_ptr<controller::SnapshotController> snapshot_controller_;
+  std::unique_ptr<scheduler::SchedulingCache> scheduling_cache_;
   std::unique_ptr<scheduler::Scheduler> scheduler_;
   std::unique_ptr<controller::NodeLifecycleController> node_lifecycle_;
   std::unique_ptr<scheduler::MigrationController> migrations_;
@@ -190,7 +191,10 @@ Status ApiServerImpl::Init() {
   // Controllers run in the server process, on the store and cache directly.
   events_ = std::make_unique<controller::EventRecorder>(event_store_->store(), RealClock::Get(), "kumo-controller");
   vm_controller_ = std::make_unique<controller::VmController>(*store_, *cache_, *events_, RealClock::Get());
-  scheduler_ = std::make_unique<scheduler::Scheduler>(*store_, *cache_, *events_, RealClock::Get());
+  scheduling_cache_ = std::make_unique<scheduler::SchedulingCache>(*cache_, scheduler::Config{});
+  scheduling_cache_->Start();
+  scheduler_ = std::make_unique<scheduler::Scheduler>(*store_, *cache_, *scheduling_cache_, *events_,
+                                                      RealClock::Get());
   ipam_controller_ = std::make_unique<controller::IpamController>(*store_, *cache_, *events_, RealClock::Get());
   volume_controller_ = std::make_unique<controller::VolumeController>(*store_, *cache_, *events_);
   image_controller_ = std::make_unique<controller::ImageController>(*store_, *cache_);
@@ -205,7 +209,7 @@ Status ApiServerImpl::Init() {
   nlo.eviction = std::chrono::seconds(options_.vm_eviction_seconds);
   node_lifecycle_ = std::make_unique<controller::NodeLifecycleController>(*store_, *cache_, *events_,
                                                                           RealClock::Get(), nlo);
-  migrations_ = std::make_unique<scheduler::MigrationController>(*store_, *cache_, *events_,
+  migrations_ = std::make_unique<scheduler::MigrationController>(*store_, *cache_, *scheduling_cache_, *events_,
                                                                  RealClock::Get());
   vm_controller_->Start();
   scheduler_->Start();
@@ -367,6 +371,7 @@ void ApiServerImpl::Stop() {
   if (snapshot_controller_) snapshot_controller_->Stop();
   if (vm_controller_) vm_controller_->Stop();
   if (tenant_controller_) tenant_controller_->Stop();
+  if (scheduling_cache_) scheduling_cache_->Stop();
   if (cache_) cache_->Stop();
   if (event_store_) event_store_->Stop();
   http_.reset();

@@ -220,8 +220,17 @@ Status ResourceHandler::Watch(const api::ResourceInfo& r, const RequestInfo& inf
     initial = std::move(page.items);
     start = page.revision;
   }
+  // A field equality (an agent's status.nodeName=<self>) narrows the watch through the
+  // cache's index, so an event costs only the watchers it concerns.
+  std::optional<store::WatchCache::FieldIndex> index;
+  for (const auto& req : sel.fields.requirements()) {
+    if (req.op == store::Requirement::Op::kEquals && req.values.size() == 1) {
+      index = store::WatchCache::FieldIndex{req.key, req.values[0]};
+      break;
+    }
+  }
   KUMO_ASSIGN_OR_RETURN(std::unique_ptr<store::CacheWatcher> watcher,
-                        CacheOf(r).Watch(sel.prefix, start));
+                        CacheOf(r).Watch(sel.prefix, start, index));
 
   bool first_table = true;
   auto encode = [&](std::string_view type, const store::CachedObject& obj) {
@@ -245,7 +254,7 @@ Status ResourceHandler::Watch(const api::ResourceInfo& r, const RequestInfo& inf
   while (std::chrono::steady_clock::now() < deadline) {
     // Every event at or below this revision is in the watcher's queue once Next returns.
     int64_t cache_rev = CacheOf(r).revision();
-    StatusOr<std::vector<store::CacheEvent>> events = watcher->Next(std::chrono::milliseconds(500));
+    StatusOr<std::vector<store::CacheEvent>> events = watcher->Next(std::chrono::milliseconds(2000));
     if (!events.ok()) {
       json::object st = StatusObject(events.status());
       writer.WriteChunk(EventLine("ERROR", json::serialize(st)));

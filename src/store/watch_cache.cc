@@ -24,6 +24,14 @@ std::string CachedObject::Field(std::string_view name) const {
 
 struct WatchCache::WatcherState {
   std::string prefix;
+  std::optional<FieldIndex> index;
+
+  bool Selects(const CacheEvent& ev) const {
+    if (!HasPrefix(ev.object->key, prefix)) return false;
+    if (!index) return true;
+    return ev.object->Field(index->field) == index->value ||
+           (ev.prev && ev.prev->Field(index->field) == index->value);
+  }
   std::mutex mu;
   std::condition_variable cv;
   std::deque<CacheEvent> queue;
@@ -167,20 +175,35 @@ void WatchCache::Apply(const Event& ev) {
       history_start_ = history_.front().revision;
       history_.pop_front();
     }
-    for (auto& w : watchers_) {
-      if (!HasPrefix(ev.kv.key, w->prefix)) continue;
-      std::lock_guard wl(w->mu);
-      if (w->gone) continue;
-      if (w->queue.size() >= kMaxWatcherBacklog) {
-        w->gone = true;
-        w->queue.clear();
-      } else {
-        w->queue.push_back(ce);
+    for (auto& w : unindexed_) {
+      if (HasPrefix(ev.kv.key, w->prefix)) Deliver(*w, ce);
+    }
+    for (const auto& [field, by_value] : indexed_) {
+      std::string now = ce.object->Field(field);
+      std::string before = ce.prev ? ce.prev->Field(field) : now;
+      for (const std::string* v : {&now, &before}) {
+        if (v == &before && before == now) break;
+        auto it = by_value.find(*v);
+        if (it == by_value.end()) continue;
+        for (const auto& w : it->second) {
+          if (HasPrefix(ev.kv.key, w->prefix)) Deliver(*w, ce);
+        }
       }
-      w->cv.notify_one();
     }
   }
   revision_cv_.notify_all();
+}
+
+void WatchCache::Deliver(WatcherState& w, const CacheEvent& ev) {
+  std::lock_guard wl(w.mu);
+  if (w.gone) return;
+  if (w.queue.size() >= kMaxWatcherBacklog) {
+    w.gone = true;
+    w.queue.clear();
+  } else {
+    w.queue.push_back(ev);
+  }
+  w.cv.notify_one();
 }
 
 Status WatchCache::WaitForRevision(int64_t revision, std::chrono::milliseconds timeout) {
@@ -223,29 +246,54 @@ CachedPtr WatchCache::Get(std::string_view key) const {
 }
 
 StatusOr<std::unique_ptr<CacheWatcher>> WatchCache::Watch(std::string prefix,
-                                                          int64_t after_revision) {
+                                                          int64_t after_revision,
+                                                          std::optional<FieldIndex> index) {
   auto state = std::make_shared<WatcherState>();
   state->prefix = std::move(prefix);
+  state->index = std::move(index);
   {
     std::unique_lock lock(mu_);
     if (after_revision < history_start_) {
       return Gone("too old resource version: " + std::to_string(after_revision) + " (" +
                   std::to_string(history_start_) + ")");
     }
-    for (const auto& ev : history_) {
-      if (ev.revision > after_revision && HasPrefix(ev.object->key, state->prefix)) {
-        state->queue.push_back(ev);
-      }
+    // History is in revision order: skip to the first event after `after_revision`.
+    auto first = std::upper_bound(history_.begin(), history_.end(), after_revision,
+                                  [](int64_t rev, const CacheEvent& ev) { return rev < ev.revision; });
+    for (auto it = first; it != history_.end(); ++it) {
+      if (state->Selects(*it)) state->queue.push_back(*it);
     }
     watchers_.push_back(state);
+    if (state->index) {
+      indexed_[state->index->field][state->index->value].push_back(state);
+    } else {
+      unindexed_.push_back(state);
+    }
   }
   std::weak_ptr<WatcherState> weak = state;
   auto unregister = [this, weak] {
-    std::unique_lock lock(mu_);
-    auto s = weak.lock();
-    watchers_.erase(std::remove(watchers_.begin(), watchers_.end(), s), watchers_.end());
+    if (auto s = weak.lock()) Unregister(s);
   };
   return std::unique_ptr<CacheWatcher>(new CacheWatcherImpl(state, unregister));
+}
+
+void WatchCache::Unregister(const std::shared_ptr<WatcherState>& s) {
+  std::unique_lock lock(mu_);
+  auto drop = [&](std::vector<std::shared_ptr<WatcherState>>& v) {
+    v.erase(std::remove(v.begin(), v.end(), s), v.end());
+  };
+  drop(watchers_);
+  if (!s->index) {
+    drop(unindexed_);
+    return;
+  }
+  auto field = indexed_.find(s->index->field);
+  if (field == indexed_.end()) return;
+  auto value = field->second.find(s->index->value);
+  if (value == field->second.end()) return;
+  drop(value->second);
+  if (value->second.empty()) field->second.erase(value);
+  if (field->second.empty()) indexed_.erase(field);
 }
 
 size_t WatchCache::watcher_count() const {

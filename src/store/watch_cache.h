@@ -12,9 +12,11 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "common/json.h"
@@ -80,9 +82,19 @@ class WatchCache {
   // One object by key, or nullptr.
   CachedPtr Get(std::string_view key) const;
 
-  // Events for keys under `prefix` with revision > `after_revision`. Gone (Expired) when
-  // `after_revision` is older than the retained history.
-  StatusOr<std::unique_ptr<CacheWatcher>> Watch(std::string prefix, int64_t after_revision);
+  // Narrows a watch to objects whose selectable field `field` equals `value` (before or after
+  // the change, so that an object leaving the selection is seen too). Watchers are indexed by
+  // it: an event reaches only the watchers of its own values, not every watcher of the kind.
+  struct FieldIndex {
+    std::string field;
+    std::string value;
+  };
+
+  // Events for keys under `prefix` with revision > `after_revision` (only those matching
+  // `index` when given). Gone (Expired) when `after_revision` is older than the retained
+  // history.
+  StatusOr<std::unique_ptr<CacheWatcher>> Watch(std::string prefix, int64_t after_revision,
+                                                std::optional<FieldIndex> index = std::nullopt);
 
   // Open watchers (for metrics).
   size_t watcher_count() const;
@@ -92,6 +104,9 @@ class WatchCache {
  private:
   void Run(int64_t from_revision);
   void Apply(const Event& ev);
+  void Unregister(const std::shared_ptr<WatcherState>& state);
+  // Queues `ev` for `w` (lock held).
+  static void Deliver(WatcherState& w, const CacheEvent& ev);
   CachedPtr Build(const KeyValue& kv) const;
 
   Store& store_;
@@ -104,7 +119,12 @@ class WatchCache {
   std::deque<CacheEvent> history_;
   int64_t history_start_ = 0;  // history holds every event with revision > history_start_
   int64_t revision_ = 0;
-  std::vector<std::shared_ptr<WatcherState>> watchers_;
+  std::vector<std::shared_ptr<WatcherState>> watchers_;  // every watcher
+  std::vector<std::shared_ptr<WatcherState>> unindexed_;  // those without a FieldIndex
+  // Field -> value -> the watchers narrowed to it.
+  std::map<std::string, std::unordered_map<std::string, std::vector<std::shared_ptr<WatcherState>>>,
+           std::less<>>
+      indexed_;
   std::condition_variable_any revision_cv_;
 
   std::atomic<bool> stop_{false};

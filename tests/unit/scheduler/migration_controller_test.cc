@@ -30,7 +30,9 @@ class MigrationControllerTest : public controller::testing::ControllerFixture {
     ASSERT_NO_FATAL_FAILURE(ControllerFixture::SetUp());
     MigrationOptions o;
     o.timeout = std::chrono::seconds(60);
-    ctl_ = std::make_unique<MigrationController>(*store_, *cache_, *events_, clock_, o);
+    nodes_ = std::make_unique<SchedulingCache>(*cache_, Config{});
+    nodes_->Start();
+    ctl_ = std::make_unique<MigrationController>(*store_, *cache_, *nodes_, *events_, clock_, o);
     for (const char* node : {"n1", "n2"}) AddNode(node);
     Create(kVmiKey, R"({"apiVersion":"kubevirt.io/v1","kind":"VirtualMachineInstance",
       "metadata":{"name":"web","namespace":"demo","uid":"vmi-uid"},
@@ -64,6 +66,7 @@ class MigrationControllerTest : public controller::testing::ControllerFixture {
     });
   }
 
+  std::unique_ptr<SchedulingCache> nodes_;
   std::unique_ptr<MigrationController> ctl_;
 };
 

@@ -127,5 +127,45 @@ TEST_F(WatchCacheTest, TooOldRevisionIsGone) {
   EXPECT_TRUE(cache_->Watch("/r/", cache_->revision() - 5).ok());
 }
 
+TEST_F(WatchCacheTest, AnIndexedWatchGetsOnlyItsValuesIncludingLeavingTheSelection) {
+  // The field is metadata.name here; agents index on status.nodeName the same way.
+  StartCache();
+  ASSERT_TRUE(store_->Create("/r/a", Obj("a", "1")).ok());
+  Sync();
+  int64_t rev = cache_->revision();
+  auto mine = cache_->Watch("/r/", rev, WatchCache::FieldIndex{"metadata.name", "b"});
+  auto other = cache_->Watch("/r/", rev, WatchCache::FieldIndex{"metadata.name", "zz"});
+  ASSERT_TRUE(mine.ok() && other.ok());
+  ASSERT_TRUE(store_->Create("/r/b", Obj("b", "1")).ok());
+  ASSERT_TRUE(store_->Update("/r/a", Obj("a", "2"), 0).ok());
+  // /r/b renamed in place: it leaves the selection, and the watcher still hears of it.
+  ASSERT_TRUE(store_->Update("/r/b", Obj("c", "1"), 0).ok());
+  Sync();
+  std::vector<CacheEvent> got;
+  for (int i = 0; i < 20 && got.size() < 2; ++i) {
+    auto evs = (*mine)->Next(milliseconds(100));
+    ASSERT_TRUE(evs.ok());
+    got.insert(got.end(), evs->begin(), evs->end());
+  }
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].type, EventType::kCreate);
+  EXPECT_EQ(got[1].object->Field("metadata.name"), "c");
+  EXPECT_EQ(got[1].prev->Field("metadata.name"), "b");
+  auto none = (*other)->Next(milliseconds(50));
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+  // Replayed history is filtered the same way, and a closed watcher unregisters.
+  auto again = cache_->Watch("/r/", rev, WatchCache::FieldIndex{"metadata.name", "b"});
+  ASSERT_TRUE(again.ok());
+  auto replay = (*again)->Next(milliseconds(50));
+  ASSERT_TRUE(replay.ok());
+  EXPECT_EQ(replay->size(), 2u);
+  EXPECT_EQ(cache_->watcher_count(), 3u);
+  mine->reset();
+  other->reset();
+  again->reset();
+  EXPECT_EQ(cache_->watcher_count(), 0u);
+}
+
 }  // namespace
 }  // namespace kumo::store
