@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "agent/image_cache.h"
+#include "agent/node_api.h"
 #include "agent/node_endpoint.h"
 #include "api/kubevirt.h"
 #include "api/object.h"
@@ -31,8 +32,6 @@ namespace {
 using client::PatchType;
 using client::ResourcePath;
 
-const char kFinalizer[] = "kumo.io/vmi-cleanup";
-
 int64_t HostMemoryBytes() {
   std::ifstream in("/proc/meminfo");
   std::string key;
@@ -44,17 +43,7 @@ int64_t HostMemoryBytes() {
   return 0;
 }
 
-std::string Now() { return FormatTime(RealClock::Get().NowUnixSeconds()); }
-
-
-std::string NowMicro() {
-  auto now = std::chrono::system_clock::now();
-  auto us = std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count();
-  std::string s = FormatTime(us / 1000000);
-  char frac[16];
-  snprintf(frac, sizeof frac, ".%06lld", static_cast<long long>(us % 1000000));
-  return s.substr(0, s.size() - 1) + frac + "Z";
-}
+std::string Now() { return NowRfc3339(); }
 
 class AgentImpl : public Agent {
  public:
@@ -122,6 +111,7 @@ class AgentImpl : public Agent {
   bool kvm_ = false;
 
   std::atomic<bool> stop_{false};
+  std::chrono::steady_clock::time_point last_status_report_{};  // HeartbeatLoop's thread
   std::mutex mu_;
   std::condition_variable cv_;
   std::set<std::string> queue_;  // "ns/name"
@@ -262,38 +252,17 @@ Status AgentImpl::RegisterNode() {
 }
 
 Status AgentImpl::Heartbeat() {
-  std::string now = Now();
-  json::array conditions{json::object{{"type", "Ready"},
-                                      {"status", "True"},
-                                      {"reason", "AgentReady"},
-                                      {"message", std::string("kumo agent is posting ready status (") +
-                                                      (kvm_ ? "KVM" : "TCG emulation") + ")"},
-                                      {"lastHeartbeatTime", now},
-                                      {"lastTransitionTime", now}}};
-  auto patched = client_->Patch(ResourcePath("", "v1", "nodes", "", options_.node_name, "status"),
-                                PatchType::kMerge,
-                                json::object{{"status", json::object{{"conditions", conditions}}}});
-  if (!patched.ok()) return patched.status();
-  // The Lease in kube-node-lease is the cheap heartbeat the node lifecycle controller reads.
-  std::string lease_path =
-      ResourcePath("coordination.k8s.io", "v1", "leases", "kube-node-lease", options_.node_name);
-  json::object spec{{"holderIdentity", options_.node_name},
-                    {"leaseDurationSeconds", options_.lease_duration_seconds},
-                    {"renewTime", NowMicro()}};
-  auto lease = client_->Patch(lease_path, PatchType::kMerge, json::object{{"spec", spec}});
-  if (!lease.ok() && lease.status().code() == Code::kNotFound) {
-    json::value obj = json::object{
-        {"apiVersion", "coordination.k8s.io/v1"},
-        {"kind", "Lease"},
-        {"metadata", json::object{{"name", options_.node_name}, {"namespace", "kube-node-lease"}}},
-        {"spec", spec}};
-    auto created = client_->Create(
-        ResourcePath("coordination.k8s.io", "v1", "leases", "kube-node-lease"), obj);
-    if (!created.ok()) return created.status();
-  } else if (!lease.ok()) {
-    return lease.status();
+  // The Lease in kube-node-lease is the cheap heartbeat the node lifecycle controller reads;
+  // the Ready condition is posted when the node registers and then every few minutes, as the
+  // kubelet's node status report does.
+  auto now = std::chrono::steady_clock::now();
+  if (now - last_status_report_ >= std::chrono::seconds(options_.status_report_seconds)) {
+    KUMO_RETURN_IF_ERROR(PostNodeReady(*client_, options_.node_name,
+                                       std::string("kumo agent is posting ready status (") +
+                                           (kvm_ ? "KVM" : "TCG emulation") + ")"));
+    last_status_report_ = now;
   }
-  return Status::Ok();
+  return RenewLease(*client_, options_.node_name, options_.lease_duration_seconds);
 }
 
 void AgentImpl::HeartbeatLoop() {
@@ -313,27 +282,7 @@ void AgentImpl::HeartbeatLoop() {
 
 void AgentImpl::WatchLoop(const std::string& path, const std::string& what,
                           const std::function<void(const json::value& object)>& on_object) {
-  while (!stop_) {
-    auto list = client_->List(path);
-    if (!list.ok()) {
-      spdlog::warn("cannot list {}: {}", what, list.status().ToString());
-      std::this_thread::sleep_for(std::chrono::seconds(1));
-      continue;
-    }
-    for (const auto& item : list->at("items").as_array()) on_object(item);
-    std::string rv = GetString(*list, {"metadata", "resourceVersion"});
-    Status st = client_->Watch(
-        path + "&allowWatchBookmarks=true&resourceVersion=" + rv,
-        [&](std::string_view type, json::value&& obj) {
-          if (type != "BOOKMARK") on_object(obj);
-          return !stop_;
-        },
-        &stop_);
-    if (!st.ok() && !stop_) {
-      spdlog::warn("{} watch ended: {}; listing again", what, st.ToString());
-      std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    }
-  }
+  ListAndWatch(*client_, path, what, on_object, stop_);
 }
 
 void AgentImpl::WatchVmis(const std::string& field_selector) {
@@ -457,55 +406,16 @@ void AgentImpl::WorkLoop() {
 }
 
 Status AgentImpl::PatchStatus(const std::string& ns, const std::string& name, json::object status) {
-  auto res = client_->Patch(ResourcePath("kubevirt.io", "v1", "virtualmachineinstances", ns, name, "status"),
-                            PatchType::kMerge, json::object{{"status", std::move(status)}});
-  return res.ok() ? Status::Ok() : res.status();
+  return PatchVmiStatus(*client_, ns, name, std::move(status));
 }
 
 Status AgentImpl::RemoveFinalizer(const std::string& ns, const std::string& name) {
-  std::string path = ResourcePath("kubevirt.io", "v1", "virtualmachineinstances", ns, name);
-  for (int attempt = 0; attempt < 5; ++attempt) {
-    auto vmi = client_->Get(path);
-    if (!vmi.ok()) return vmi.status().code() == Code::kNotFound ? Status::Ok() : vmi.status();
-    json::array keep;
-    if (const json::value* f = Find(*vmi, {"metadata", "finalizers"}); f && f->is_array()) {
-      for (const auto& v : f->get_array()) {
-        if (v != kFinalizer) keep.push_back(v);
-      }
-    }
-    json::object patch{{"metadata", json::object{{"finalizers", keep},
-                                                 {"resourceVersion", GetString(*vmi, {"metadata", "resourceVersion"})}}}};
-    auto res = client_->Patch(path, PatchType::kMerge, patch);
-    if (res.ok() || res.status().code() == Code::kNotFound) return Status::Ok();
-    if (res.status().code() != Code::kConflict) return res.status();
-  }
-  return Conflict("could not remove the finalizer after 5 attempts");
+  return RemoveVmiFinalizer(*client_, ns, name);
 }
 
 void AgentImpl::RecordEvent(const json::value& vmi, const std::string& type,
                             const std::string& reason, const std::string& message) {
-  std::string ns = GetString(vmi, {"metadata", "namespace"});
-  std::string now = Now();
-  json::value ev = json::object{
-      {"apiVersion", "v1"},
-      {"kind", "Event"},
-      {"metadata", json::object{{"generateName", GetString(vmi, {"metadata", "name"}) + "."}, {"namespace", ns}}},
-      {"involvedObject", json::object{{"apiVersion", "kubevirt.io/v1"},
-                                      {"kind", "VirtualMachineInstance"},
-                                      {"name", GetString(vmi, {"metadata", "name"})},
-                                      {"namespace", ns},
-                                      {"uid", GetString(vmi, {"metadata", "uid"})}}},
-      {"reason", reason},
-      {"message", message},
-      {"type", type},
-      {"count", 1},
-      {"firstTimestamp", now},
-      {"lastTimestamp", now},
-      {"source", json::object{{"component", "kumo-agent"}, {"host", options_.node_name}}},
-      {"reportingComponent", "kumo-agent"},
-      {"reportingInstance", options_.node_name}};
-  auto res = client_->Create(ResourcePath("", "v1", "events", ns), ev);
-  if (!res.ok()) spdlog::warn("cannot record event {}: {}", reason, res.status().ToString());
+  RecordVmiEvent(*client_, vmi, options_.node_name, type, reason, message);
 }
 
 void AgentImpl::Sync(const std::string& ns, const std::string& name) {
@@ -585,16 +495,7 @@ void AgentImpl::Sync(const std::string& ns, const std::string& name) {
   }
 
   std::string now = Now();
-  auto ready_conditions = [&](bool ready, const std::string& reason, const std::string& message) {
-    json::object c{{"type", "Ready"}, {"status", ready ? "True" : "False"}, {"lastProbeTime", nullptr},
-                   {"lastTransitionTime", now}};
-    if (!reason.empty()) c["reason"] = reason;
-    if (!message.empty()) c["message"] = message;
-    json::array conds{json::object{{"type", "PodScheduled"}, {"status", "True"},
-                                   {"lastProbeTime", nullptr}, {"lastTransitionTime", now}},
-                      std::move(c)};
-    return conds;
-  };
+  const auto& ready_conditions = VmiConditions;
 
   if (local.phase == VmPhase::kRunning && migration_active &&
       GetString(*ms, {"targetNode"}) != options_.node_name &&

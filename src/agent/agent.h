@@ -22,7 +22,8 @@ struct AgentOptions {
   int listen_port = 10250;
   std::string advertise_host;  // the address the API server dials; "" = node_ip, else 127.0.0.1
   std::string ca_pem;          // the cluster CA; "" disables the endpoint (no consoles)
-  int heartbeat_seconds = 5;
+  int heartbeat_seconds = 10;  // Lease renewal, as the kubelet's (a quarter of the duration)
+  int status_report_seconds = 300;  // the Ready condition, as the kubelet's status report
   // How long the agent trusts that a running VM's address is still allocated to it before it
   // asks the server again (a withdrawn allocation withdraws the route within this time).
   int address_recheck_seconds = 300;

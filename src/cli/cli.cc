@@ -8,6 +8,7 @@
 #include "cli/catalog_command.h"
 #include "cli/command.h"
 #include "cli/completion.h"
+#include "cli/hollow_command.h"
 #include "cli/image_command.h"
 #include "cli/ip_command.h"
 #include "cli/volume_command.h"
@@ -50,6 +51,7 @@ int Run(int argc, char** argv) {
   AddApplyCommand(app, cli);
   AddTenantCommands(app, cli);
   AddNodeCredentialsCommand(app, cli);
+  AddHollowCommand(app, cli);
   AddCompletionCommand(app, cli);
   bool show_version = false;
   CLI::App* version = app.add_subcommand("version", "Print Kumo's version");

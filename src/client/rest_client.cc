@@ -253,6 +253,7 @@ StatusOr<std::unique_ptr<RestClient>> RestClient::New(const RestConfig& config) 
   options.client_key_pem = config.client_key_pem;
   options.timeout_seconds = config.timeout_seconds;
   options.max_idle_connections = config.max_idle_connections;
+  options.source_address = config.source_address;
   KUMO_ASSIGN_OR_RETURN(std::unique_ptr<HttpClient> http, HttpClient::New(options));
   return std::unique_ptr<RestClient>(new RestClientImpl(config, std::move(http)));
 }

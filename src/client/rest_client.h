@@ -29,6 +29,7 @@ struct RestConfig {
   // Verify the server by this SHA-256 certificate fingerprint instead of a CA (node agents).
   std::string pinned_cert_sha256;
   size_t max_idle_connections = 32;  // keep-alive connections kept for reuse
+  std::string source_address;        // local IP to connect from; "" = the system's choice
 };
 
 // The connection details of a loaded kubeconfig. BadRequest when it names no server.

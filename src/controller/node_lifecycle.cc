@@ -175,6 +175,17 @@ Status NodeLifecycleController::MarkReachable(const std::string& name) {
       }
       *taints = std::move(keep);
     }
+    // The agent posts its Ready condition only every few minutes; the renewed lease is the
+    // sign of life, so readiness comes back with it.
+    if (json::value* ready = ReadyCondition(n); ready && GetString(*ready, {"status"}) != "True") {
+      const std::string now = FormatTime(clock_.NowUnixSeconds());
+      *ready = json::object{{"type", "Ready"},
+                            {"status", "True"},
+                            {"reason", "AgentReady"},
+                            {"message", "the node's agent renews its lease again"},
+                            {"lastHeartbeatTime", now},
+                            {"lastTransitionTime", now}};
+    }
     return api::SerializeForStore(n);
   });
   if (!res.ok()) return res.status().code() == Code::kNotFound ? Status::Ok() : res.status();

@@ -420,6 +420,14 @@ StatusOr<std::unique_ptr<Connection>> HttpClient::Impl::Connect(Clock::time_poin
       last = ec;
       continue;
     }
+    if (!options.source_address.empty()) {
+      auto local = asio::ip::make_address(options.source_address, ec);
+      if (!ec) socket.bind(tcp::endpoint(local, 0), ec);
+      if (ec) {
+        return Status(Code::kUnavailable, "cannot connect from " + options.source_address + ": " +
+                                              ec.message());
+      }
+    }
     socket.non_blocking(true, ec);
     if (::connect(socket.native_handle(), ep.data(), static_cast<socklen_t>(ep.size())) != 0) {
       if (errno != EINPROGRESS) {

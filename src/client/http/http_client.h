@@ -45,6 +45,9 @@ struct HttpClientOptions {
   std::string client_cert_pem, client_key_pem;  // optional client certificate (PEM text)
   int timeout_seconds = 30;          // whole request incl. connect; 0 = none. Streams: headers only
   size_t max_idle_connections = 32;  // keep-alive connections kept for reuse
+  // Local IP address to connect from (e.g. one loopback address per simulated node); "" lets
+  // the system choose.
+  std::string source_address;
 };
 
 // Receives one line of a streamed body, without the trailing '\n' (or "\r\n"). Returning
