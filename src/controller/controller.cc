@@ -1,8 +1,28 @@
 #include "controller/controller.h"
 
 #include "common/log.h"
+#include "common/metrics.h"
 
 namespace kumo::controller {
+
+namespace {
+// Kubernetes' client-go work queue metrics, labelled by the controller's name.
+void DescribeWorkqueueMetrics() {
+  static const bool once = [] {
+    metrics::Describe("workqueue_depth", "gauge", "Current depth of the work queue.");
+    metrics::Describe("workqueue_adds_total", "counter", "Adds handled by the work queue.");
+    metrics::Describe("workqueue_queue_duration_seconds", "histogram",
+                      "How long a key stays in the work queue before it is processed.");
+    metrics::Describe("workqueue_work_duration_seconds", "histogram",
+                      "How long processing a key from the work queue takes.");
+    return true;
+  }();
+  (void)once;
+}
+double Seconds(std::chrono::steady_clock::duration d) {
+  return std::chrono::duration<double>(d).count();
+}
+}  // namespace
 
 Controller::Controller(std::string name, store::WatchCache& cache, std::vector<Watch> watches,
                        Reconcile reconcile, int workers, std::chrono::seconds resync)
@@ -11,9 +31,13 @@ Controller::Controller(std::string name, store::WatchCache& cache, std::vector<W
       watches_(std::move(watches)),
       reconcile_(std::move(reconcile)),
       workers_(workers),
-      resync_(resync) {}
+      resync_(resync),
+      labels_("name=\"" + name_ + "\"") {
+  DescribeWorkqueueMetrics();
+}
 
 Controller::~Controller() { Stop(); }
+
 
 void Controller::Start() {
   threads_.emplace_back([this] { WatchLoop(); });
@@ -36,6 +60,9 @@ void Controller::Enqueue(const std::string& key) {
   }
   if (queued_.insert(key).second) {
     queue_.push_back(key);
+    added_at_[key] = std::chrono::steady_clock::now();
+    metrics::Add("workqueue_adds_total", labels_);
+    metrics::Set("workqueue_depth", labels_, static_cast<double>(queue_.size()));
     cv_.notify_one();
   }
 }
@@ -118,8 +145,13 @@ void Controller::WorkerLoop() {
         while (!delayed_.empty() && delayed_.begin()->first <= now) {
           std::string k = delayed_.begin()->second;
           delayed_.erase(delayed_.begin());
-          if (active_.count(k)) dirty_.insert(k);
-          else if (queued_.insert(k).second) queue_.push_back(k);
+          if (active_.count(k)) {
+            dirty_.insert(k);
+          } else if (queued_.insert(k).second) {
+            queue_.push_back(k);
+            added_at_[k] = now;
+            metrics::Add("workqueue_adds_total", labels_);
+          }
         }
         if (!queue_.empty()) break;
         auto wake = delayed_.empty() ? now + std::chrono::milliseconds(500) : delayed_.begin()->first;
@@ -130,8 +162,17 @@ void Controller::WorkerLoop() {
       queue_.pop_front();
       queued_.erase(key);
       active_.insert(key);
+      if (auto it = added_at_.find(key); it != added_at_.end()) {
+        metrics::Observe("workqueue_queue_duration_seconds", labels_,
+                         Seconds(std::chrono::steady_clock::now() - it->second));
+        added_at_.erase(it);
+      }
+      metrics::Set("workqueue_depth", labels_, static_cast<double>(queue_.size()));
     }
+    const auto started = std::chrono::steady_clock::now();
     StatusOr<Result> result = reconcile_(key);
+    metrics::Observe("workqueue_work_duration_seconds", labels_,
+                     Seconds(std::chrono::steady_clock::now() - started));
     std::chrono::milliseconds requeue{0};
     if (!result.ok()) {
       spdlog::warn("{}: reconcile {} failed: {}", name_, key, result.status().ToString());
@@ -142,7 +183,10 @@ void Controller::WorkerLoop() {
     std::lock_guard lock(mu_);
     active_.erase(key);
     if (dirty_.erase(key)) {
-      if (queued_.insert(key).second) queue_.push_back(key);
+      if (queued_.insert(key).second) {
+        queue_.push_back(key);
+        added_at_[key] = std::chrono::steady_clock::now();
+      }
       cv_.notify_one();
     }
     if (requeue.count() > 0) {

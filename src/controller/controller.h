@@ -63,11 +63,13 @@ class Controller {
   const Reconcile reconcile_;
   const int workers_;
   const std::chrono::seconds resync_;
+  const std::string labels_;  // metric labels: name="..."
 
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::string> queue_;
   std::set<std::string> queued_;      // in queue_
+  std::map<std::string, std::chrono::steady_clock::time_point> added_at_;  // of queued keys
   std::set<std::string> active_;      // being reconciled
   std::set<std::string> dirty_;       // changed while active: requeue when done
   std::multimap<std::chrono::steady_clock::time_point, std::string> delayed_;

@@ -3,6 +3,7 @@
 #include "api/object.h"
 #include "api/resource.h"
 #include "common/log.h"
+#include "common/metrics.h"
 
 namespace kumo::scheduler {
 
@@ -46,6 +47,12 @@ Scheduler::Scheduler(store::Store& store, store::WatchCache& cache, SchedulingCa
                      controller::EventRecorder& events, const Clock& clock, Config config)
     : store_(store), cache_(cache), nodes_(nodes), events_(events), clock_(clock),
       config_(config), volumes_(store, cache) {
+  metrics::Describe("scheduler_schedule_attempts_total", "counter",
+                    "Attempts to place a VMI, by result (scheduled, unschedulable, error).");
+  metrics::Describe("scheduler_scheduling_attempt_duration_seconds", "histogram",
+                    "Time of one placement attempt, including the binding write.");
+  metrics::Describe("scheduler_pending_pods", "gauge",
+                    "Pending VMIs that the last attempt could not place (queue=unschedulable).");
   std::vector<controller::Controller::Watch> watches = {
       {Vmis().KeyPrefix(),
        [](const store::CachedObject& o) -> std::vector<std::string> {
@@ -81,6 +88,25 @@ void Scheduler::Start() { controller_->Start(); }
 void Scheduler::Stop() { controller_->Stop(); }
 
 StatusOr<controller::Result> Scheduler::Reconcile(const std::string& key) {
+  const auto started = std::chrono::steady_clock::now();
+  std::string result;  // Kubernetes' results: scheduled, unschedulable, error; "" = no attempt
+  StatusOr<controller::Result> r = Attempt(key, result);
+  if (!r.ok()) result = "error";
+  {
+    std::lock_guard lock(mu_);
+    if (result == "unschedulable") unschedulable_.insert(key);
+    else unschedulable_.erase(key);
+    metrics::Set("scheduler_pending_pods", "queue=\"unschedulable\"", static_cast<double>(unschedulable_.size()));
+  }
+  if (!result.empty()) {
+    metrics::Add("scheduler_schedule_attempts_total", "result=\"" + result + "\"");
+    metrics::Observe("scheduler_scheduling_attempt_duration_seconds", "result=\"" + result + "\"",
+                     std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  }
+  return r;
+}
+
+StatusOr<controller::Result> Scheduler::Attempt(const std::string& key, std::string& result) {
   store::CachedPtr cached = cache_.Get(key);
   if (!cached) return controller::Result{};
   KUMO_ASSIGN_OR_RETURN(json::value vmi, ParseJson(cached->json));
@@ -132,10 +158,12 @@ StatusOr<controller::Result> Scheduler::Reconcile(const std::string& key) {
       return controller::Result{};
     }
     if (updated.status().code() == Code::kAlreadyExists) {  // still unschedulable, as recorded
+      result = "unschedulable";
       return controller::Result{std::chrono::milliseconds(5000)};
     }
     return updated.status();
   }
+  result = node.ok() ? "scheduled" : "unschedulable";
   if (node.ok()) {
     spdlog::info("scheduled {}/{} to {}", ns, name, *node);
     events_.Record(vmi, "Normal", "Scheduled",

@@ -4,6 +4,9 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
+#include <set>
+#include <string>
 
 #include "common/clock.h"
 #include "controller/controller.h"
@@ -27,6 +30,8 @@ class Scheduler {
 
  private:
   StatusOr<controller::Result> Reconcile(const std::string& key);
+  // One placement attempt; `result` says how it ended for the metrics.
+  StatusOr<controller::Result> Attempt(const std::string& key, std::string& result);
 
   store::Store& store_;
   store::WatchCache& cache_;
@@ -36,6 +41,8 @@ class Scheduler {
   const Config config_;
   controller::Volumes volumes_;
   std::unique_ptr<controller::Controller> controller_;
+  std::mutex mu_;
+  std::set<std::string> unschedulable_;  // pending keys the last attempt could not place
 };
 
 }  // namespace kumo::scheduler

@@ -30,6 +30,7 @@
 #include "http/http_server.h"
 #include "server/ipam_admission.h"
 #include "server/metrics.h"
+#include "common/metrics.h"
 #include "server/object_meta.h"
 #include "http/pki.h"
 #include "server/request_info.h"
@@ -426,6 +427,19 @@ void ApiServerImpl::SendNonResource(const http::Request& req, http::ResponseWrit
     http::Response r;
     r.content_type = "text/plain; version=0.0.4";
     r.body = metrics_.Render();
+    r.body += "# HELP apiserver_storage_objects Number of stored objects per resource.\n"
+              "# TYPE apiserver_storage_objects gauge\n";
+    for (const auto& [kind, n] : cache_->ObjectCounts()) {
+      size_t slash = kind.find('/');
+      std::string group = kind.substr(0, slash);
+      std::string resource = kind.substr(slash + 1) + (group == "core" ? "" : "." + group);
+      r.body += "apiserver_storage_objects{resource=\"" + resource + "\"} " + std::to_string(n) + "\n";
+    }
+    r.body += "# HELP process_resident_memory_bytes Resident memory size in bytes.\n"
+              "# TYPE process_resident_memory_bytes gauge\n"
+              "process_resident_memory_bytes " +
+              std::to_string(static_cast<int64_t>(metrics::ResidentMemoryBytes())) + "\n";
+    r.body += metrics::Render();
     writer.Send(std::move(r));
     return;
   }

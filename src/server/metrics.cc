@@ -48,6 +48,16 @@ void Metrics::ObserveStore(const std::string& operation, double seconds) {
   store_latency_[operation].Observe(seconds);
 }
 
+void Metrics::WatchOpened(const std::string& resource) {
+  std::lock_guard lock(mu_);
+  ++watchers_[resource];
+}
+
+void Metrics::WatchClosed(const std::string& resource) {
+  std::lock_guard lock(mu_);
+  --watchers_[resource];
+}
+
 std::string Metrics::Render() const {
   std::lock_guard lock(mu_);
   std::string out;
@@ -69,9 +79,16 @@ std::string Metrics::Render() const {
   for (const auto& [op, h] : store_latency_) {
     RenderHistogram(out, "kumo_store_operation_duration_seconds", "operation=\"" + op + "\"", h);
   }
+  int64_t open = 0;
+  out += "# HELP apiserver_registered_watchers Open watch streams per resource.\n";
+  out += "# TYPE apiserver_registered_watchers gauge\n";
+  for (const auto& [resource, n] : watchers_) {
+    out += "apiserver_registered_watchers{kind=\"" + resource + "\"} " + std::to_string(n) + "\n";
+    open += n;
+  }
   out += "# HELP apiserver_longrunning_requests Open watch streams.\n";
   out += "# TYPE apiserver_longrunning_requests gauge\n";
-  out += "apiserver_longrunning_requests{verb=\"WATCH\"} " + std::to_string(open_watches_.load()) + "\n";
+  out += "apiserver_longrunning_requests{verb=\"WATCH\"} " + std::to_string(open) + "\n";
   return out;
 }
 

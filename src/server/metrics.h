@@ -18,8 +18,8 @@ class Metrics {
   void ObserveRequest(const std::string& verb, const std::string& resource, int code,
                       double seconds);
   void ObserveStore(const std::string& operation, double seconds);
-  void WatchOpened() { ++open_watches_; }
-  void WatchClosed() { --open_watches_; }
+  void WatchOpened(const std::string& resource);
+  void WatchClosed(const std::string& resource);
   // The exposition text for GET /metrics.
   std::string Render() const;
 
@@ -34,7 +34,7 @@ class Metrics {
   std::map<std::tuple<std::string, std::string, int>, uint64_t> requests_;
   std::map<std::pair<std::string, std::string>, Histogram> request_latency_;
   std::map<std::string, Histogram> store_latency_;
-  std::atomic<int64_t> open_watches_{0};
+  std::map<std::string, int64_t> watchers_;  // open watches per resource
 };
 
 }  // namespace kumo::server

@@ -144,9 +144,9 @@ void ResourceHandler::Serve(const api::ResourceInfo& r, const RequestInfo& info,
   if (!subresource_ok || !scope_ok || (!info.subresource.empty() && info.name.empty())) {
     // result stays NotFound
   } else if (info.verb == "watch") {
-    ctx_.metrics.WatchOpened();
+    ctx_.metrics.WatchOpened(r.plural);
     Status st = Watch(r, info, query, req, writer);
-    ctx_.metrics.WatchClosed();
+    ctx_.metrics.WatchClosed(r.plural);
     if (!st.ok()) {
       writer.Send(StatusResponse(st, details));
     }

@@ -13,6 +13,16 @@ constexpr size_t kMaxWatcherBacklog = 100000;
 bool HasPrefix(std::string_view s, std::string_view prefix) {
   return s.substr(0, prefix.size()) == prefix;
 }
+// "group/plural" of `key` under `prefix` ("" when the key has fewer segments).
+std::string_view KindOf(std::string_view key, std::string_view prefix) {
+  if (key.size() <= prefix.size()) return {};
+  std::string_view rest = key.substr(prefix.size());
+  size_t first = rest.find('/');
+  if (first == std::string_view::npos) return {};
+  size_t second = rest.find('/', first + 1);
+  if (second == std::string_view::npos) return {};
+  return rest.substr(0, second);
+}
 }  // namespace
 
 std::string CachedObject::Field(std::string_view name) const {
@@ -107,8 +117,11 @@ Status WatchCache::Start() {
     if (!page.more || page.items.empty()) break;
     after = page.items.back().key;
   }
+  std::map<std::string, int64_t, std::less<>> counts;
+  for (const auto& [key, obj] : objects) ++counts[std::string(KindOf(key, prefix_))];
   {
     std::unique_lock lock(mu_);
+    counts_ = std::move(counts);
     objects_ = std::move(objects);
     revision_ = rev;
     history_start_ = rev;
@@ -163,11 +176,19 @@ void WatchCache::Apply(const Event& ev) {
     auto it = objects_.find(ev.kv.key);
     if (it != objects_.end()) ce.prev = it->second;
     if (ev.type == EventType::kDelete) {
-      if (it != objects_.end()) objects_.erase(it);
+      if (it != objects_.end()) {
+        objects_.erase(it);
+        auto c = counts_.find(KindOf(ev.kv.key, prefix_));
+        if (c != counts_.end()) --c->second;
+      }
     } else if (it != objects_.end()) {
       it->second = ce.object;
     } else {
       objects_.emplace(ev.kv.key, ce.object);
+      std::string_view kind = KindOf(ev.kv.key, prefix_);
+      auto c = counts_.find(kind);
+      if (c == counts_.end()) c = counts_.emplace(std::string(kind), 0).first;
+      ++c->second;
     }
     revision_ = ce.revision;
     history_.push_back(ce);
@@ -294,6 +315,11 @@ void WatchCache::Unregister(const std::shared_ptr<WatcherState>& s) {
   drop(value->second);
   if (value->second.empty()) field->second.erase(value);
   if (field->second.empty()) indexed_.erase(field);
+}
+
+std::map<std::string, int64_t, std::less<>> WatchCache::ObjectCounts() const {
+  std::shared_lock lock(mu_);
+  return counts_;
 }
 
 size_t WatchCache::watcher_count() const {

@@ -98,6 +98,9 @@ class WatchCache {
 
   // Open watchers (for metrics).
   size_t watcher_count() const;
+  // Objects per kind: the first two segments of their keys under the cache's prefix
+  // ("kubevirt.io/virtualmachines"), kept as objects come and go (for metrics).
+  std::map<std::string, int64_t, std::less<>> ObjectCounts() const;
 
   struct WatcherState;  // internal
 
@@ -116,6 +119,7 @@ class WatchCache {
 
   mutable std::shared_mutex mu_;  // guards objects_, history_, revision_, watchers_
   std::map<std::string, CachedPtr, std::less<>> objects_;
+  std::map<std::string, int64_t, std::less<>> counts_;  // see ObjectCounts
   std::deque<CacheEvent> history_;
   int64_t history_start_ = 0;  // history holds every event with revision > history_start_
   int64_t revision_ = 0;
