@@ -14,7 +14,7 @@ Everything runs on this machine: server, hollow nodes and this load generator sh
 Usage: bench/scale/bench_scale.py --kumo build/kumo --nodes 2600 --vms 26000
 """
 import argparse, base64, http.client, json, os, re, shutil, signal, ssl, subprocess, sys, tempfile
-import threading, time
+import socket, threading, time
 
 def log(*a):
     print(*a, file=sys.stderr, flush=True)
@@ -133,9 +133,13 @@ def main():
     tmp = tempfile.mkdtemp(prefix="kumo-scale-")
     data = os.path.join(tmp, "server")
     procs = {}
+    # One port for both server runs: the nodes reconnect to it after the restart.
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
 
     def start_server():
-        p = subprocess.Popen([kumo, "server", "--data-dir", data, "--listen", "127.0.0.1:0"],
+        p = subprocess.Popen([kumo, "server", "--data-dir", data, "--listen", f"127.0.0.1:{port}"],
                              stdout=open(os.path.join(tmp, "server.log"), "a"), stderr=subprocess.STDOUT)
         procs["server"] = p
         return p
@@ -263,7 +267,7 @@ def main():
         to_running = [running_at[n] - created_at[n] for n in created_at if n in running_at]
         not_running = len(created_at) - len(to_running)
         # Lists at full size.
-        t = time.monotonic(); st, body = api.req("GET", "/apis/kubevirt.io/v1/namespaces/scale-1/virtualmachines"); tenant_list = time.monotonic() - t
+        t = time.monotonic(); st, body = api.req("GET", "/apis/kubevirt.io/v1/namespaces/scale-0/virtualmachines"); tenant_list = time.monotonic() - t
         tenant_count = len(json.loads(body)["items"]) if st == 200 else 0
         t = time.monotonic(); st, body = api.req("GET", "/apis/kubevirt.io/v1/virtualmachines"); full_list = time.monotonic() - t
         full_count = len(json.loads(body)["items"]) if st == 200 else 0

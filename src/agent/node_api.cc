@@ -129,8 +129,10 @@ void ListAndWatch(client::RestClient& client, const std::string& path, const std
     }
     for (const auto& item : list->at("items").as_array()) on_object(item);
     std::string rv = GetString(*list, {"metadata", "resourceVersion"});
-    // Watch from the last revision seen (objects and bookmarks): a watch that ends on the
-    // server's timeout resumes there without a list; only an expired one lists again.
+    // Watch from the last revision seen (objects and bookmarks): a watch that ends (the
+    // server's timeout, a lost connection, a server restart) resumes there; only a revision
+    // the server no longer has (410 Expired) lists again.
+    auto backoff = std::chrono::milliseconds(200);
     while (!stop) {
       bool expired = false;
       Status st = client.Watch(
@@ -146,10 +148,13 @@ void ListAndWatch(client::RestClient& client, const std::string& path, const std
           },
           &stop);
       if (stop) return;
-      if (expired || !st.ok()) {
-        if (!st.ok()) spdlog::warn("{} watch ended: {}; listing again", what, st.ToString());
-        std::this_thread::sleep_for(std::chrono::milliseconds(200));
-        break;
+      if (expired || st.code() == Code::kGone) break;  // list again
+      if (!st.ok()) {
+        spdlog::warn("{} watch ended: {}; watching again from {}", what, st.ToString(), rv);
+        std::this_thread::sleep_for(backoff);
+        backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
+      } else {
+        backoff = std::chrono::milliseconds(200);
       }
     }
   }
