@@ -58,9 +58,8 @@ void Controller::Enqueue(const std::string& key) {
     dirty_.insert(key);
     return;
   }
-  if (queued_.insert(key).second) {
+  if (queued_.emplace(key, std::chrono::steady_clock::now()).second) {
     queue_.push_back(key);
-    added_at_[key] = std::chrono::steady_clock::now();
     metrics::Add("workqueue_adds_total", labels_);
     metrics::Set("workqueue_depth", labels_, static_cast<double>(queue_.size()));
     cv_.notify_one();
@@ -123,8 +122,7 @@ void Controller::WatchLoop() {
           break;
         }
         for (const auto& ev : *events) {
-          const auto& w = watches_[i];
-          for (const auto& key : w.event_keys ? w.event_keys(ev) : w.keys(*ev.object)) Enqueue(key);
+          for (const auto& key : watches_[i].keys(*ev.object)) Enqueue(key);
         }
       }
       if (std::chrono::steady_clock::now() >= next_resync) {
@@ -147,9 +145,8 @@ void Controller::WorkerLoop() {
           delayed_.erase(delayed_.begin());
           if (active_.count(k)) {
             dirty_.insert(k);
-          } else if (queued_.insert(k).second) {
+          } else if (queued_.emplace(k, now).second) {
             queue_.push_back(k);
-            added_at_[k] = now;
             metrics::Add("workqueue_adds_total", labels_);
           }
         }
@@ -160,13 +157,12 @@ void Controller::WorkerLoop() {
       if (stop_) return;
       key = queue_.front();
       queue_.pop_front();
-      queued_.erase(key);
-      active_.insert(key);
-      if (auto it = added_at_.find(key); it != added_at_.end()) {
+      if (auto it = queued_.find(key); it != queued_.end()) {
         metrics::Observe("workqueue_queue_duration_seconds", labels_,
                          Seconds(std::chrono::steady_clock::now() - it->second));
-        added_at_.erase(it);
+        queued_.erase(it);
       }
+      active_.insert(key);
       metrics::Set("workqueue_depth", labels_, static_cast<double>(queue_.size()));
     }
     const auto started = std::chrono::steady_clock::now();
@@ -183,10 +179,7 @@ void Controller::WorkerLoop() {
     std::lock_guard lock(mu_);
     active_.erase(key);
     if (dirty_.erase(key)) {
-      if (queued_.insert(key).second) {
-        queue_.push_back(key);
-        added_at_[key] = std::chrono::steady_clock::now();
-      }
+      if (queued_.emplace(key, std::chrono::steady_clock::now()).second) queue_.push_back(key);
       cv_.notify_one();
     }
     if (requeue.count() > 0) {

@@ -34,10 +34,8 @@ class Controller {
 
   struct Watch {
     std::string prefix;
-    // Keys to reconcile for a change of an object under `prefix` (and on resync).
+    // Keys to reconcile for a change of an object under `prefix`.
     std::function<std::vector<std::string>(const store::CachedObject& object)> keys;
-    // When set, used instead of `keys` for a change, which it sees whole (type, prior state).
-    std::function<std::vector<std::string>(const store::CacheEvent& event)> event_keys = nullptr;
   };
   using Reconcile = std::function<StatusOr<Result>(const std::string& key)>;
 
@@ -68,8 +66,8 @@ class Controller {
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::string> queue_;
-  std::set<std::string> queued_;      // in queue_
-  std::map<std::string, std::chrono::steady_clock::time_point> added_at_;  // of queued keys
+  // Keys in queue_, with the time each was added (for the queue-duration metric).
+  std::map<std::string, std::chrono::steady_clock::time_point> queued_;
   std::set<std::string> active_;      // being reconciled
   std::set<std::string> dirty_;       // changed while active: requeue when done
   std::multimap<std::chrono::steady_clock::time_point, std::string> delayed_;

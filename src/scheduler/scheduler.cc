@@ -12,7 +12,6 @@ namespace {
 const api::ResourceInfo& Vmis() {
   return *api::DefaultRegistry().Find("kubevirt.io", "v1", "virtualmachineinstances");
 }
-const api::ResourceInfo& Nodes() { return *api::DefaultRegistry().Find("", "v1", "nodes"); }
 
 bool IsPending(const store::CachedObject& vmi) {
   if (!vmi.Field("status.nodeName").empty()) return false;
@@ -59,33 +58,30 @@ Scheduler::Scheduler(store::Store& store, store::WatchCache& cache, SchedulingCa
          if (IsPending(o)) return {o.key};
          return {};
        }},
-      // A node change that can make room retries every pending VMI; a heartbeat does not.
-      {Nodes().KeyPrefix(),
-       [](const store::CachedObject&) { return std::vector<std::string>{}; },
-       [this](const store::CacheEvent& ev) {
-         std::vector<std::string> keys;
-         if (!SchedulingCache::NodeChangeMayUnblock(ev.prev.get(),
-                                                    ev.type == store::EventType::kDelete
-                                                        ? nullptr
-                                                        : ev.object.get())) {
-           return keys;
-         }
-         for (const auto& v : cache_.List(Vmis().KeyPrefix(), "", 0, [](const store::CachedObject& o) { return IsPending(o); }).items) {
-           keys.push_back(v->key);
-         }
-         return keys;
-       }},
   };
   // Several workers, so that their bindings share the store's group commits; placements stay
   // consistent through the scheduling cache's assumptions.
   controller_ = std::make_unique<controller::Controller>(
       "scheduler", cache_, std::move(watches),
       [this](const std::string& key) { return Reconcile(key); }, /*workers=*/4);
+  // A node change that can make room retries the VMIs that found none; a heartbeat does not.
+  // (Pending VMIs not tried yet are in the queue already.)
+  nodes_.OnRoom([this] {
+    std::vector<std::string> keys;
+    {
+      std::lock_guard lock(mu_);
+      keys.assign(unschedulable_.begin(), unschedulable_.end());
+    }
+    for (const auto& key : keys) controller_->Enqueue(key);
+  });
 }
 
 Scheduler::~Scheduler() { Stop(); }
 void Scheduler::Start() { controller_->Start(); }
-void Scheduler::Stop() { controller_->Stop(); }
+void Scheduler::Stop() {
+  nodes_.OnRoom(nullptr);
+  controller_->Stop();
+}
 
 StatusOr<controller::Result> Scheduler::Reconcile(const std::string& key) {
   const auto started = std::chrono::steady_clock::now();

@@ -106,12 +106,21 @@ Status SchedulingCache::Sync(std::chrono::milliseconds timeout) {
 
 void SchedulingCache::Apply(const store::CacheEvent& event) {
   const bool deleted = event.type == store::EventType::kDelete;
-  std::lock_guard lock(mu_);
-  if (HasPrefix(event.object->key, NodePrefix())) {
-    ApplyNodeLocked(*event.object, deleted);
-  } else if (HasPrefix(event.object->key, VmiPrefix())) {
-    ApplyVmiLocked(*event.object, deleted, event.revision);
+  std::function<void()> room;
+  {
+    std::lock_guard lock(mu_);
+    if (HasPrefix(event.object->key, NodePrefix())) {
+      if (ApplyNodeLocked(*event.object, deleted)) room = on_room_;
+    } else if (HasPrefix(event.object->key, VmiPrefix())) {
+      ApplyVmiLocked(*event.object, deleted, event.revision);
+    }
   }
+  if (room) room();
+}
+
+void SchedulingCache::OnRoom(std::function<void()> fn) {
+  std::lock_guard lock(mu_);
+  on_room_ = std::move(fn);
 }
 
 SchedulingCache::NodeEntry& SchedulingCache::NodeLocked(const std::string& name) {
@@ -123,22 +132,25 @@ SchedulingCache::NodeEntry& SchedulingCache::NodeLocked(const std::string& name)
   return nodes_[it->second];
 }
 
-void SchedulingCache::ApplyNodeLocked(const store::CachedObject& obj, bool deleted) {
+bool SchedulingCache::ApplyNodeLocked(const store::CachedObject& obj, bool deleted) {
   std::string name = obj.Field("metadata.name");
   if (deleted) {
     auto it = node_index_.find(name);
-    if (it == node_index_.end() || !nodes_[it->second].present) return;
+    if (it == node_index_.end() || !nodes_[it->second].present) return false;
     nodes_[it->second].present = false;
     --present_nodes_;
-    return;
+    return false;
   }
   auto parsed = ParseJson(obj.json);
-  if (!parsed.ok()) return;
+  if (!parsed.ok()) return false;
   NodeEntry& e = NodeLocked(name);
-  e.info = NodeFromJson(*parsed);
-  e.info.name = name;
+  NodeInfo info = NodeFromJson(*parsed);
+  info.name = name;
+  const bool room = NodeChangeMayUnblock(e.present ? &e.info : nullptr, &info);
+  e.info = std::move(info);
   if (!e.present) ++present_nodes_;
   e.present = true;
+  return room;
 }
 
 void SchedulingCache::ApplyVmiLocked(const store::CachedObject& obj, bool deleted,
@@ -279,22 +291,19 @@ size_t SchedulingCache::vmi_count() const {
   return vmis_.size();
 }
 
-bool SchedulingCache::NodeChangeMayUnblock(const store::CachedObject* before,
-                                           const store::CachedObject* after) {
+bool SchedulingCache::NodeChangeMayUnblock(const NodeInfo* before, const NodeInfo* after) {
   if (!after) return false;  // a node that goes away makes no room
   if (!before) return true;
-  if (before->labels != after->labels) return true;
-  auto b = ParseJson(before->json);
-  auto a = ParseJson(after->json);
-  if (!a.ok() || !b.ok()) return true;
-  NodeInfo nb = NodeFromJson(*b), na = NodeFromJson(*a);
-  if (na.ready && !nb.ready) return true;
-  if (nb.unschedulable && !na.unschedulable) return true;
-  if (na.cpu_millis > nb.cpu_millis || na.memory_bytes > nb.memory_bytes) return true;
-  if (na.taints.size() != nb.taints.size()) return true;
-  for (size_t i = 0; i < na.taints.size(); ++i) {
-    const Taint& x = na.taints[i];
-    const Taint& y = nb.taints[i];
+  const NodeInfo& b = *before;
+  const NodeInfo& a = *after;
+  if (a.labels != b.labels) return true;
+  if (a.ready && !b.ready) return true;
+  if (b.unschedulable && !a.unschedulable) return true;
+  if (a.cpu_millis > b.cpu_millis || a.memory_bytes > b.memory_bytes) return true;
+  if (a.taints.size() != b.taints.size()) return true;
+  for (size_t i = 0; i < a.taints.size(); ++i) {
+    const Taint& x = a.taints[i];
+    const Taint& y = b.taints[i];
     if (x.key != y.key || x.value != y.value || x.effect != y.effect) return true;
   }
   return false;

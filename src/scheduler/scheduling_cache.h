@@ -10,6 +10,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -50,11 +51,14 @@ class SchedulingCache {
   // Nodes known, and VMIs counted on them.
   size_t node_count() const;
   size_t vmi_count() const;
+  // Calls `fn` (on the feed's thread, without the cache's lock) after each node change that
+  // may make room for a pending VMI (see NodeChangeMayUnblock).
+  void OnRoom(std::function<void()> fn);
+
   // Whether a change from `before` to `after` (either may be null) of a node can make room
   // for a pending VMI: it appeared, became ready or schedulable, grew, or changed its labels
   // or taints. A heartbeat can't.
-  static bool NodeChangeMayUnblock(const store::CachedObject* before,
-                                   const store::CachedObject* after);
+  static bool NodeChangeMayUnblock(const NodeInfo* before, const NodeInfo* after);
 
  private:
   struct NodeEntry {
@@ -72,7 +76,8 @@ class SchedulingCache {
 
   void Feed();
   void Reload();
-  void ApplyNodeLocked(const store::CachedObject& obj, bool deleted);
+  // Returns whether the change may make room (NodeChangeMayUnblock).
+  bool ApplyNodeLocked(const store::CachedObject& obj, bool deleted);
   void ApplyVmiLocked(const store::CachedObject& obj, bool deleted, int64_t revision);
   StatusOr<std::string> PickLocked(const Request& request, const std::string& exclude_node);
   void CountLocked(const std::string& key, Placed placed);
@@ -89,6 +94,7 @@ class SchedulingCache {
   size_t present_nodes_ = 0;
   size_t next_start_ = 0;  // round-robin start of the next placement's scan
 
+  std::function<void()> on_room_;
   int64_t applied_ = 0;  // every cache change at or below this revision is applied
   std::condition_variable applied_cv_;
 

@@ -135,10 +135,16 @@ void WatchCache::Stop() {
   stop_ = true;
   if (thread_.joinable()) thread_.join();
   std::unique_lock lock(mu_);
-  for (auto& w : watchers_) {
+  auto end_watch = [](const std::shared_ptr<WatcherState>& w) {
     std::lock_guard wl(w->mu);
     w->gone = true;
     w->cv.notify_all();
+  };
+  for (auto& w : unindexed_) end_watch(w);
+  for (auto& [field, by_value] : indexed_) {
+    for (auto& [value, ws] : by_value) {
+      for (auto& w : ws) end_watch(w);
+    }
   }
 }
 
@@ -284,7 +290,7 @@ StatusOr<std::unique_ptr<CacheWatcher>> WatchCache::Watch(std::string prefix,
     for (auto it = first; it != history_.end(); ++it) {
       if (state->Selects(*it)) state->queue.push_back(*it);
     }
-    watchers_.push_back(state);
+    ++watcher_count_;
     if (state->index) {
       indexed_[state->index->field][state->index->value].push_back(state);
     } else {
@@ -303,7 +309,7 @@ void WatchCache::Unregister(const std::shared_ptr<WatcherState>& s) {
   auto drop = [&](std::vector<std::shared_ptr<WatcherState>>& v) {
     v.erase(std::remove(v.begin(), v.end(), s), v.end());
   };
-  drop(watchers_);
+  --watcher_count_;
   if (!s->index) {
     drop(unindexed_);
     return;
@@ -324,7 +330,7 @@ std::map<std::string, int64_t, std::less<>> WatchCache::ObjectCounts() const {
 
 size_t WatchCache::watcher_count() const {
   std::shared_lock lock(mu_);
-  return watchers_.size();
+  return watcher_count_;
 }
 
 }  // namespace kumo::store

@@ -117,13 +117,13 @@ class WatchCache {
   const Indexer indexer_;
   const size_t history_capacity_;
 
-  mutable std::shared_mutex mu_;  // guards objects_, history_, revision_, watchers_
+  mutable std::shared_mutex mu_;  // guards everything below
   std::map<std::string, CachedPtr, std::less<>> objects_;
   std::map<std::string, int64_t, std::less<>> counts_;  // see ObjectCounts
   std::deque<CacheEvent> history_;
   int64_t history_start_ = 0;  // history holds every event with revision > history_start_
   int64_t revision_ = 0;
-  std::vector<std::shared_ptr<WatcherState>> watchers_;  // every watcher
+  size_t watcher_count_ = 0;
   std::vector<std::shared_ptr<WatcherState>> unindexed_;  // those without a FieldIndex
   // Field -> value -> the watchers narrowed to it.
   std::map<std::string, std::unordered_map<std::string, std::vector<std::shared_ptr<WatcherState>>>,

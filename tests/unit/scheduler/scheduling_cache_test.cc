@@ -121,17 +121,39 @@ TEST_F(SchedulingCacheTest, LargeClustersScoreASampleButFindRoomAnywhere) {
   EXPECT_GT(used.size(), 10u);
 }
 
+// The node as placement reads it.
+NodeInfo Info(const store::CachedPtr& obj) {
+  NodeInfo n = NodeFromJson(*ParseJson(obj->json));
+  for (const auto& [k, v] : obj->labels) n.labels[k] = v;
+  return n;
+}
+
 TEST_F(SchedulingCacheTest, OnlyNodeChangesThatMakeRoomRetryPendingVmis) {
-  auto before = NodeObj("n", 4);
-  EXPECT_TRUE(SchedulingCache::NodeChangeMayUnblock(nullptr, before.get()));
-  EXPECT_FALSE(SchedulingCache::NodeChangeMayUnblock(before.get(), nullptr));
+  const NodeInfo before = Info(NodeObj("n", 4));
+  const NodeInfo same = Info(NodeObj("n", 4)), grown = Info(NodeObj("n", 8));
+  const NodeInfo not_ready = Info(NodeObj("n", 4, false));
+  EXPECT_TRUE(SchedulingCache::NodeChangeMayUnblock(nullptr, &before));
+  EXPECT_FALSE(SchedulingCache::NodeChangeMayUnblock(&before, nullptr));
   // A heartbeat: same node, same everything that placement reads.
-  EXPECT_FALSE(SchedulingCache::NodeChangeMayUnblock(before.get(), NodeObj("n", 4).get()));
-  EXPECT_TRUE(SchedulingCache::NodeChangeMayUnblock(before.get(), NodeObj("n", 8).get()));
-  EXPECT_TRUE(SchedulingCache::NodeChangeMayUnblock(NodeObj("n", 4, false).get(), before.get()));
-  auto labeled = NodeObj("n", 4, true, R"("disk":"ssd")");
-  const_cast<store::CachedObject&>(*labeled).labels = {{"disk", "ssd"}};
-  EXPECT_TRUE(SchedulingCache::NodeChangeMayUnblock(before.get(), labeled.get()));
+  EXPECT_FALSE(SchedulingCache::NodeChangeMayUnblock(&before, &same));
+  EXPECT_TRUE(SchedulingCache::NodeChangeMayUnblock(&before, &grown));
+  EXPECT_TRUE(SchedulingCache::NodeChangeMayUnblock(&not_ready, &before));
+  const NodeInfo labeled = Info(NodeObj("n", 4, true, R"("disk":"ssd")"));
+  EXPECT_TRUE(SchedulingCache::NodeChangeMayUnblock(&before, &labeled));
+}
+
+TEST_F(SchedulingCacheTest, NodeChangesThatMakeRoomAreAnnounced) {
+  SchedulingCache c(*cache_, Config{});
+  int calls = 0;
+  c.OnRoom([&] { ++calls; });
+  c.Apply(Ev(store::EventType::kCreate, NodeObj("n", 4)));
+  EXPECT_EQ(calls, 1);
+  c.Apply(Ev(store::EventType::kUpdate, NodeObj("n", 4)));  // a status post that changes nothing
+  EXPECT_EQ(calls, 1);
+  c.Apply(Ev(store::EventType::kUpdate, NodeObj("n", 8)));
+  EXPECT_EQ(calls, 2);
+  c.Apply(Ev(store::EventType::kDelete, NodeObj("n", 8)));
+  EXPECT_EQ(calls, 2);
 }
 
 }  // namespace
