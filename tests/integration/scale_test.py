@@ -82,8 +82,10 @@ class HollowNodesTest(unittest.TestCase):
         for i in range(100, 200):
             self.server.request("POST", f"/apis/kubevirt.io/v1/namespaces/{NS}/virtualmachines",
                                 vm_manifest(f"vm{i}", namespace=NS, run_strategy="Always"))
-        wait_for(lambda: sum(1 for v in self.vmis() if v.get("status", {}).get("phase") == "Running") == 120, 90,
-                 what="120 VMIs Running: the cluster is full")
+        def full():
+            vmis = self.vmis()
+            return len(vmis) == 129 and sum(1 for v in vmis if v.get("status", {}).get("phase") == "Running") == 120
+        wait_for(full, 90, what="129 VMIs, 120 Running: the cluster is full")
         pending = [v for v in self.vmis() if v.get("status", {}).get("phase") != "Running"]
         self.assertEqual(len(pending), 9)
         cond = [c for c in pending[0]["status"].get("conditions", []) if c["type"] == "PodScheduled"]
